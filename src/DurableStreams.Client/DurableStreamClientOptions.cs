@@ -1,0 +1,78 @@
+namespace DurableStreams;
+
+/// <summary>
+/// Settings of a <see cref="DurableStreamClient"/>. A mutable class so that it binds from
+/// configuration; the client copies what it needs when it is constructed.
+/// </summary>
+public sealed class DurableStreamClientOptions
+{
+    /// <summary>
+    /// The server's base address, against which relative stream paths resolve. Default: the
+    /// <see cref="HttpClient.BaseAddress"/> of the client's <see cref="HttpClient"/>, if any.
+    /// </summary>
+    public Uri? BaseAddress { get; set; }
+
+    /// <summary>Retries of create, append, head, close, delete and fork requests. Default: 5 retries from 100 ms up to 10 s.</summary>
+    public RetryOptions Retry { get; set; } = new();
+
+    /// <summary>
+    /// Retries of read requests (each catch-up page, long-poll and SSE reconnect). Default: no limit,
+    /// from 100 ms up to 10 s, so a live reader rides out any outage until it is cancelled.
+    /// </summary>
+    public RetryOptions ReadRetry { get; set; } = new() { MaxRetries = int.MaxValue };
+
+    /// <summary>Headers added to every request. Default: none.</summary>
+    public IDictionary<string, string> DefaultHeaders { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Called before every HTTP request, retries and reconnects included, to supply headers whose
+    /// value changes (for example a bearer token that refreshes). Its headers override
+    /// <see cref="DefaultHeaders"/>; per-call headers override both. Default: none.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, string>>>? HeadersProvider { get; set; }
+
+    /// <summary>Query parameters added to every request. Default: none.</summary>
+    public IDictionary<string, string> DefaultQueryParameters { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Called before every HTTP request, retries and reconnects included, to supply query
+    /// parameters whose value changes. Default: none.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, string>>>? QueryParametersProvider { get; set; }
+
+    /// <summary>
+    /// How long one attempt of a non-live request may take until its response has been read.
+    /// Live reads are never cut by it. <see cref="Timeout.InfiniteTimeSpan"/> disables it. Default: 100 s.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>
+    /// The serializer options of the reflection-based JSON overloads. Default:
+    /// <see cref="System.Text.Json.JsonSerializerDefaults.Web"/> (camelCase names).
+    /// </summary>
+    public System.Text.Json.JsonSerializerOptions? JsonSerializerOptions { get; set; }
+
+    /// <summary>The clock used for retry delays. Default: <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Checks every value.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the parameter name says which.</exception>
+    /// <exception cref="ArgumentException"><see cref="BaseAddress"/> is not an absolute http(s) URL.</exception>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Retry, nameof(Retry));
+        ArgumentNullException.ThrowIfNull(ReadRetry, nameof(ReadRetry));
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        Retry.Validate();
+        ReadRetry.Validate();
+        if (RequestTimeout <= TimeSpan.Zero && RequestTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "RequestTimeout must be > 0 or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (BaseAddress is not null && !Internal.UrlUtilities.IsHttpUrl(BaseAddress))
+        {
+            throw new ArgumentException($"BaseAddress must be an absolute http or https URL, not '{BaseAddress}'.", nameof(BaseAddress));
+        }
+    }
+}

@@ -1,0 +1,304 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Polly;
+using Polly.Retry;
+
+namespace DurableStreams.Transport.Internal;
+
+/// <summary>
+/// Sends protocol requests through an <see cref="HttpClient"/>, rebuilding the request and
+/// re-evaluating dynamic headers for every attempt, and retrying through Polly pipelines whose
+/// predicates depend on whether the request may be repeated (<see cref="RetryMode"/>).
+/// </summary>
+internal sealed class HttpTransport
+{
+    private static readonly ResiliencePropertyKey<StreamRequest> RequestKey = new("DurableStreams.Request");
+
+    private readonly HttpClient _http;
+    private readonly DurableStreamClientOptions _options;
+    private readonly ResiliencePipeline<HttpResponseMessage> _writePipeline;
+    private readonly ResiliencePipeline<HttpResponseMessage> _readPipeline;
+
+    public HttpTransport(HttpClient http, DurableStreamClientOptions options)
+    {
+        _http = http;
+        _options = options;
+        _writePipeline = BuildPipeline(options.Retry, options.TimeProvider);
+        _readPipeline = BuildPipeline(options.ReadRetry, options.TimeProvider);
+    }
+
+    public HttpClient HttpClient => _http;
+
+    public DurableStreamClientOptions Options => _options;
+
+    /// <summary>
+    /// Sends the request, retrying as its <see cref="RetryMode"/> allows. Returns the final response,
+    /// which may be an error status; throws for network failures that retries did not overcome.
+    /// </summary>
+    public async Task<HttpResponseMessage> SendAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
+        ResiliencePipeline<HttpResponseMessage> pipeline = request.Streaming ? _readPipeline : _writePipeline;
+        ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(RequestKey, request);
+        try
+        {
+            if (request.RetryMode == RetryMode.None)
+            {
+                return await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await pipeline.ExecuteAsync(
+                static async (ctx, self) => await self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken).ConfigureAwait(false),
+                context,
+                this).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex))
+        {
+            throw WrapNetworkFailure(request, ex);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    /// <summary>One attempt: build, send, and apply the per-attempt timeout.</summary>
+    public async Task<HttpResponseMessage> SendOnceAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
+        using HttpRequestMessage message = await BuildMessageAsync(request, cancellationToken).ConfigureAwait(false);
+        HttpCompletionOption completion = request.Streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
+        TimeSpan timeout = request.Live ? Timeout.InfiniteTimeSpan : _options.RequestTimeout;
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            return await _http.SendAsync(message, completion, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(timeout);
+        try
+        {
+            return await _http.SendAsync(message, completion, attempt.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
+        }
+    }
+
+    private async ValueTask<HttpRequestMessage> BuildMessageAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
+        var query = new List<KeyValuePair<string, string>>(request.Query);
+        var queryNames = new HashSet<string>(request.Query.Select(p => p.Key), StringComparer.Ordinal);
+        if (request.ExtraQuery is not null)
+        {
+            AddQuery(query, queryNames, request.ExtraQuery);
+        }
+
+        if (_options.QueryParametersProvider is { } queryProvider)
+        {
+            AddQuery(query, queryNames, await queryProvider(cancellationToken).ConfigureAwait(false));
+        }
+
+        AddQuery(query, queryNames, _options.DefaultQueryParameters);
+
+        var message = new HttpRequestMessage(request.Method, DurableStreams.Internal.UrlUtilities.WithQuery(request.Url, query));
+        try
+        {
+            HttpContent? content = request.Content?.Invoke();
+            if (content is null && request.ContentType is not null)
+            {
+                // PROTOCOL.md §5.1: a create with no body still names its content type.
+                content = new ByteArrayContent([]);
+            }
+
+            message.Content = content;
+            if (content is not null && request.ContentType is not null)
+            {
+                content.Headers.Remove("Content-Type");
+                content.Headers.TryAddWithoutValidation("Content-Type", request.ContentType);
+            }
+
+            // Precedence: per-call and protocol headers, then the dynamic provider, then defaults.
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            AddHeaders(message, seen, request.Headers);
+            if (_options.HeadersProvider is { } headerProvider)
+            {
+                AddHeaders(message, seen, await headerProvider(cancellationToken).ConfigureAwait(false));
+            }
+
+            AddHeaders(message, seen, _options.DefaultHeaders);
+            return message;
+        }
+        catch
+        {
+            message.Dispose();
+            throw;
+        }
+    }
+
+    private static void AddQuery(List<KeyValuePair<string, string>> query, HashSet<string> names, IEnumerable<KeyValuePair<string, string>> parameters)
+    {
+        foreach (KeyValuePair<string, string> parameter in parameters)
+        {
+            if (names.Add(parameter.Key))
+            {
+                query.Add(parameter);
+            }
+        }
+    }
+
+    private static void AddHeaders(HttpRequestMessage message, HashSet<string> seen, IEnumerable<KeyValuePair<string, string>> headers)
+    {
+        foreach ((string name, string value) in headers)
+        {
+            if (!seen.Add(name))
+            {
+                continue;
+            }
+
+            if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
+            {
+                if (message.Content is not null)
+                {
+                    message.Content.Headers.Remove(name);
+                    message.Content.Headers.TryAddWithoutValidation(name, value);
+                }
+
+                continue;
+            }
+
+            if (!message.Headers.TryAddWithoutValidation(name, value))
+            {
+                message.Content?.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+    }
+
+    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(RetryOptions retry, TimeProvider timeProvider)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = timeProvider };
+        if (retry.MaxRetries == 0)
+        {
+            return builder.Build();
+        }
+
+        RetryOptions copy = retry.Clone();
+        return builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+        {
+            MaxRetryAttempts = copy.MaxRetries,
+            ShouldHandle = static args =>
+            {
+                StreamRequest request = args.Context.Properties.GetValue(RequestKey, null!);
+                if (args.Outcome.Result is { } response)
+                {
+                    return ValueTask.FromResult(FailureClassifier.IsTransientStatus(response.StatusCode));
+                }
+
+                Exception? exception = args.Outcome.Exception;
+                if (exception is null || args.Context.CancellationToken.IsCancellationRequested || !FailureClassifier.IsNetworkFailure(exception))
+                {
+                    return ValueTask.FromResult(false);
+                }
+
+                return ValueTask.FromResult(request.RetryMode == RetryMode.Safe || FailureClassifier.ProvablyNotSent(exception));
+            },
+            DelayGenerator = args =>
+            {
+                TimeSpan ceiling = copy.BackoffCeiling(args.AttemptNumber);
+                TimeSpan delay = copy.Jitter ? TimeSpan.FromTicks((long)(ceiling.Ticks * Random.Shared.NextDouble())) : ceiling;
+                if (args.Outcome.Result is { } response && RetryAfterOf(response, timeProvider) is { } retryAfter && retryAfter > delay)
+                {
+                    delay = retryAfter;
+                }
+
+                return ValueTask.FromResult<TimeSpan?>(delay);
+            },
+        }).Build();
+    }
+
+    /// <summary>The <c>Retry-After</c> of a response, in seconds or as an HTTP date.</summary>
+    public static TimeSpan? RetryAfterOf(HttpResponseMessage response, TimeProvider timeProvider)
+    {
+        RetryConditionHeaderValue? retryAfter = response.Headers.RetryAfter;
+        if (retryAfter?.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
+        }
+
+        if (retryAfter?.Date is { } date)
+        {
+            TimeSpan wait = date - timeProvider.GetUtcNow();
+            return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+        }
+
+        return null;
+    }
+
+    private static DurableStreamException WrapNetworkFailure(StreamRequest request, Exception exception)
+    {
+        string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url);
+        if (request.RetryMode != RetryMode.Safe && !FailureClassifier.ProvablyNotSent(exception))
+        {
+            return new AppendOutcomeUnknownException(
+                $"{request.Method} {url} ({request.Operation}) failed after the request may have reached the server: {exception.Message} " +
+                "The data may or may not have been stored, so it was not resent. Use an IdempotentProducer for exactly-once appends through failures.",
+                request.Url,
+                exception);
+        }
+
+        bool timeout = exception is TimeoutException;
+        return new DurableStreamException(
+            $"{request.Method} {url} ({request.Operation}) failed: {exception.Message}",
+            0,
+            timeout ? DurableStreamErrorCodes.Timeout : DurableStreamErrorCodes.NetworkError,
+            request.Url,
+            exception);
+    }
+
+    /// <summary>
+    /// The response body as a stream, decompressed when the handler left it compressed
+    /// (a caller's HttpClient without automatic decompression).
+    /// </summary>
+    public static async Task<Stream> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        Stream body = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        ICollection<string> encodings = content.Headers.ContentEncoding;
+        if (encodings.Count == 0)
+        {
+            return body;
+        }
+
+        foreach (string encoding in encodings.Reverse())
+        {
+            body = encoding.ToUpperInvariant() switch
+            {
+                "GZIP" or "X-GZIP" => new GZipStream(body, CompressionMode.Decompress),
+                "DEFLATE" => new ZLibStream(body, CompressionMode.Decompress),
+                "BR" => new BrotliStream(body, CompressionMode.Decompress),
+                "IDENTITY" => body,
+                _ => throw new NotSupportedException($"The response uses the content encoding '{encoding}', which the SDK cannot decode."),
+            };
+        }
+
+        return body;
+    }
+
+    /// <summary>Reads at most <paramref name="maxChars"/> characters of an error body for a message.</summary>
+    public static async Task<string> ReadErrorTextAsync(HttpResponseMessage response, int maxChars = 2048)
+    {
+        try
+        {
+            using Stream body = await ReadBodyAsync(response.Content, CancellationToken.None).ConfigureAwait(false);
+            using var reader = new StreamReader(body, Encoding.UTF8);
+            char[] buffer = new char[maxChars];
+            int read = await reader.ReadBlockAsync(buffer, 0, buffer.Length).ConfigureAwait(false);
+            return new string(buffer, 0, read).Trim();
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or NotSupportedException or InvalidDataException)
+        {
+            return string.Empty;
+        }
+    }
+}
