@@ -267,17 +267,31 @@ public partial class DurableStream
     /// </summary>
     private static ReadOnlyMemory<byte>? RawPayload<T>(T value)
     {
-        ReadOnlyMemory<byte>? raw = value switch
+        ReadOnlyMemory<byte> raw;
+        switch (value)
         {
-            null => throw new ArgumentNullException(nameof(value), "A null value cannot be appended; send the text \"null\" for a JSON null."),
-            byte[] bytes => bytes,
-            ReadOnlyMemory<byte> memory => memory,
-            Memory<byte> memory => memory,
-            ArraySegment<byte> segment => segment,
-            string text => Encoding.UTF8.GetBytes(text),
-            _ => null,
-        };
-        if (raw is { Length: 0 })
+            case null:
+                throw new ArgumentNullException(nameof(value), "A null value cannot be appended; send the text \"null\" for a JSON null.");
+            case byte[] bytes:
+                raw = bytes;
+                break;
+            case ReadOnlyMemory<byte> memory:
+                raw = memory;
+                break;
+            case Memory<byte> memory:
+                raw = memory;
+                break;
+            case ArraySegment<byte> segment:
+                raw = segment;
+                break;
+            case string text:
+                raw = Encoding.UTF8.GetBytes(text);
+                break;
+            default:
+                return null;
+        }
+
+        if (raw.IsEmpty)
         {
             throw new ArgumentException("An append cannot be empty: the server rejects empty bodies (PROTOCOL.md §5.2).", nameof(value));
         }
