@@ -142,6 +142,7 @@ public partial class DurableStream
     public virtual Task<CreateStreamResult> ForkAsync(ForkOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        DurableStreamClient.ValidateContentType(options.ContentType, $"{nameof(options)}.{nameof(CreateOptions.ContentType)}");
         DurableStream target = Client.GetStream(DurableStreamClient.RequireUrl(options), options.ContentType);
         if (!string.Equals(target.Url.GetLeftPart(UriPartial.Authority), Url.GetLeftPart(UriPartial.Authority), StringComparison.OrdinalIgnoreCase))
         {

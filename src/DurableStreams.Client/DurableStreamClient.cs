@@ -118,6 +118,7 @@ public class DurableStreamClient : IDisposable
     public virtual Task<CreateStreamResult> CreateStreamAsync(CreateOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ValidateContentType(options.ContentType, $"{nameof(options)}.{nameof(CreateOptions.ContentType)}");
         DurableStream stream = GetStream(RequireUrl(options), options.ContentType);
         return stream.CreateCoreAsync(options, forkSource: null, cancellationToken);
     }

@@ -54,6 +54,11 @@ internal sealed class HttpTransport
                 context,
                 this).ConfigureAwait(false);
         }
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
+        {
+            // Report the caller's own token, not the linked per-attempt one.
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+        }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex))
         {
             throw WrapNetworkFailure(request, ex);
