@@ -276,6 +276,10 @@ public partial class DurableStream
     /// Deletes the stream and its data (PROTOCOL.md §5.4). A stream that forks still reference is
     /// soft-deleted: it answers 410 Gone from then on.
     /// </summary>
+    /// <remarks>
+    /// When an attempt fails after it may have reached the server and the retry finds no stream,
+    /// the delete counts as done: the first attempt most likely removed it.
+    /// </remarks>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>A task that completes when the server confirmed the delete.</returns>
     /// <exception cref="StreamNotFoundException">The stream does not exist.</exception>
@@ -286,6 +290,13 @@ public partial class DurableStream
         var request = new StreamRequest(HttpMethod.Delete, Url, "delete");
         using HttpResponseMessage response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK)
+        {
+            return;
+        }
+
+        // An earlier attempt may have deleted the stream before its answer was lost; the 404 of the
+        // retry then reports this call's own success.
+        if (response.StatusCode == HttpStatusCode.NotFound && request.EarlierAttemptMayHaveArrived)
         {
             return;
         }

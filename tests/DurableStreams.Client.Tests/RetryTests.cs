@@ -74,6 +74,36 @@ public sealed class RetryTests : IDisposable
     }
 
     [Fact]
+    public async Task Retry_DiscardedResponses_AreDisposedSoTheirConnectionsAreFreed()
+    {
+        var discarded = new TrackingContent();
+        var handler = new RecordingHandler()
+            .Then(_ => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable) { Content = discarded })
+            .Then(_ => RecordingHandler.Ok(HttpStatusCode.OK));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(TestClients.StreamUrl).HeadAsync(Ct);
+
+        Assert.True(discarded.Disposed);
+    }
+
+    private sealed class TrackingContent : ByteArrayContent
+    {
+        public TrackingContent()
+            : base([])
+        {
+        }
+
+        public bool Disposed { get; private set; }
+
+        protected override void Dispose(bool disposing)
+        {
+            Disposed = true;
+            base.Dispose(disposing);
+        }
+    }
+
+    [Fact]
     public async Task AppendAsync_ConnectionFailsAfterSending_IsNotResentAndReportsUnknownOutcome()
     {
         var handler = new RecordingHandler().ThenThrow(Ambiguous).Then(_ => RecordingHandler.Ok());
@@ -154,6 +184,26 @@ public sealed class RetryTests : IDisposable
         Assert.Equal(
             [HttpMethod.Head, HttpMethod.Head, HttpMethod.Put, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Delete, HttpMethod.Post, HttpMethod.Post],
             handler.Requests.Select(r => r.Method));
+    }
+
+    [Fact]
+    public async Task DeleteAsync_RetryFindsNothingAfterAnAmbiguousFailure_CountsAsDeleted()
+    {
+        var handler = new RecordingHandler().ThenThrow(Ambiguous).ThenRespond(HttpStatusCode.NotFound);
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(TestClients.StreamUrl).DeleteAsync(Ct);
+
+        Assert.Equal(2, handler.Requests.Count);
+    }
+
+    [Fact]
+    public async Task DeleteAsync_NotFoundAfterARefusedConnection_StillThrowsNotFound()
+    {
+        var handler = new RecordingHandler().ThenThrow(Refused).ThenRespond(HttpStatusCode.NotFound);
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await Assert.ThrowsAsync<StreamNotFoundException>(() => client.GetStream(TestClients.StreamUrl).DeleteAsync(Ct));
     }
 
     [Fact]

@@ -72,6 +72,19 @@ internal sealed class HttpTransport
     /// <summary>One attempt: build, send, and apply the per-attempt timeout.</summary>
     public async Task<HttpResponseMessage> SendOnceAsync(StreamRequest request, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await SendAttemptAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex) && !FailureClassifier.ProvablyNotSent(ex))
+        {
+            request.EarlierAttemptMayHaveArrived = true;
+            throw;
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAttemptAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
         using HttpRequestMessage message = await BuildMessageAsync(request, cancellationToken).ConfigureAwait(false);
         HttpCompletionOption completion = request.Streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
         TimeSpan timeout = request.Live ? Timeout.InfiniteTimeSpan : _options.RequestTimeout;

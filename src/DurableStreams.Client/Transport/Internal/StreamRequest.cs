@@ -44,5 +44,11 @@ internal sealed class StreamRequest
     /// <summary>A live read (long-poll or SSE): no per-attempt timeout.</summary>
     public bool Live { get; set; }
 
+    /// <summary>
+    /// Set when an attempt failed in a way that may have reached the server, so a later answer
+    /// can reflect this request's own earlier effect (a retried DELETE that finds nothing).
+    /// </summary>
+    public bool EarlierAttemptMayHaveArrived { get; set; }
+
     public void AddHeader(string name, string value) => Headers.Add(new(name, value));
 }
