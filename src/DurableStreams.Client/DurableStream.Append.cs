@@ -309,6 +309,7 @@ public partial class DurableStream
         StreamRequest request = NewAppendRequest(close ? "append-and-close" : "append", contentType, options);
         request.RetryMode = RetryMode.UnsafeBody;
         request.Content = () => new BytesContent(data, wrap);
+        request.BodyLength = data.Length + (wrap ? 2 : 0);
         if (close)
         {
             request.AddHeader(ProtocolHeaders.Closed, ProtocolHeaders.True);
@@ -350,7 +351,14 @@ public partial class DurableStream
             throw await UnexpectedAsync(response, request).ConfigureAwait(false);
         }
 
-        return new AppendResult(ResponseHeaders.RequireNextOffset(response, Url, request.Operation), ResponseHeaders.IsClosed(response));
+        var result = new AppendResult(ResponseHeaders.RequireNextOffset(response, Url, request.Operation), ResponseHeaders.IsClosed(response));
+        if (request.BodyLength is { } bytes and > 0)
+        {
+            DurableStreamsTelemetry.BytesAppended.Add(bytes);
+            DurableStreamsTelemetry.MessagesAppended.Add(1);
+        }
+
+        return result;
     }
 
     private static void RequireNonEmpty(long length, string paramName)

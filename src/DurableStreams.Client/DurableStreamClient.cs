@@ -222,6 +222,7 @@ public class DurableStreamClient : IDisposable
             RequestTimeout = source.RequestTimeout,
             JsonSerializerOptions = source.JsonSerializerOptions,
             TimeProvider = source.TimeProvider,
+            LoggerFactory = source.LoggerFactory,
         };
         foreach (KeyValuePair<string, string> header in source.DefaultHeaders)
         {

@@ -52,6 +52,13 @@ public sealed class DurableStreamClientOptions
     /// </summary>
     public System.Text.Json.JsonSerializerOptions? JsonSerializerOptions { get; set; }
 
+    /// <summary>
+    /// Where the SDK logs retries, reconnects, fallbacks and producer failures. Default: none
+    /// (<see cref="Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory"/>); <c>AddDurableStreams</c>
+    /// uses the container's logger factory.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
+
     /// <summary>The clock used for retry delays. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -4,6 +4,7 @@ using DurableStreams;
 using DurableStreams.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -88,7 +89,9 @@ public static class DurableStreamsServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(name);
         string httpClientName = HttpClientName(name);
 
-        OptionsBuilder<DurableStreamClientOptions> options = services.AddOptions<DurableStreamClientOptions>(name).ValidateOnStart();
+        OptionsBuilder<DurableStreamClientOptions> options = services.AddOptions<DurableStreamClientOptions>(name)
+            .PostConfigure<IServiceProvider>(static (o, sp) => o.LoggerFactory ??= sp.GetService<ILoggerFactory>())
+            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DurableStreamClientOptions>, DurableStreamClientOptionsValidator>());
 
         IHttpClientBuilder http = services.AddHttpClient(httpClientName)

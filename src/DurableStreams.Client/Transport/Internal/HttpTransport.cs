@@ -1,7 +1,11 @@
+using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using DurableStreams.Diagnostics.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
 
@@ -20,14 +24,18 @@ internal sealed class HttpTransport
     private readonly DurableStreamClientOptions _options;
     private readonly ResiliencePipeline<HttpResponseMessage> _writePipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _readPipeline;
+    private readonly ILogger _logger;
 
     public HttpTransport(HttpClient http, DurableStreamClientOptions options)
     {
         _http = http;
         _options = options;
-        _writePipeline = BuildPipeline(options.Retry, options.TimeProvider);
-        _readPipeline = BuildPipeline(options.ReadRetry, options.TimeProvider);
+        _logger = options.LoggerFactory?.CreateLogger(DurableStreamsTelemetry.Name) ?? NullLogger.Instance;
+        _writePipeline = BuildPipeline(options.Retry, options.TimeProvider, _logger);
+        _readPipeline = BuildPipeline(options.ReadRetry, options.TimeProvider, _logger);
     }
+
+    public ILogger Logger => _logger;
 
     public HttpClient HttpClient => _http;
 
@@ -42,17 +50,30 @@ internal sealed class HttpTransport
         ResiliencePipeline<HttpResponseMessage> pipeline = request.Streaming ? _readPipeline : _writePipeline;
         ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(RequestKey, request);
+        using Activity? activity = StartActivity(request);
         try
         {
-            if (request.RetryMode == RetryMode.None)
+            HttpResponseMessage response = request.RetryMode == RetryMode.None
+                ? await SendOnceAsync(request, cancellationToken).ConfigureAwait(false)
+                : await pipeline.ExecuteAsync(
+                    static async (ctx, self) => await self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken).ConfigureAwait(false),
+                    context,
+                    this).ConfigureAwait(false);
+            if (activity is not null)
             {
-                return await SendOnceAsync(request, cancellationToken).ConfigureAwait(false);
+                activity.SetTag("http.response.status_code", (int)response.StatusCode);
+                activity.SetTag("durable_streams.retry_count", request.Retries);
+                if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NotModified)
+                {
+                    activity.SetStatus(ActivityStatusCode.Error, $"HTTP {(int)response.StatusCode}");
+                }
             }
 
-            return await pipeline.ExecuteAsync(
-                static async (ctx, self) => await self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken).ConfigureAwait(false),
-                context,
-                this).ConfigureAwait(false);
+            return response;
+        }
+        catch (Exception ex) when (activity is not null && RecordFailure(activity, request, ex))
+        {
+            throw;
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
         {
@@ -88,21 +109,85 @@ internal sealed class HttpTransport
         using HttpRequestMessage message = await BuildMessageAsync(request, cancellationToken).ConfigureAwait(false);
         HttpCompletionOption completion = request.Streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
         TimeSpan timeout = request.Live ? Timeout.InfiniteTimeSpan : _options.RequestTimeout;
-        if (timeout == Timeout.InfiniteTimeSpan)
-        {
-            return await _http.SendAsync(message, completion, cancellationToken).ConfigureAwait(false);
-        }
-
-        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attempt.CancelAfter(timeout);
+        long started = Stopwatch.GetTimestamp();
+        string status = "error";
         try
         {
-            return await _http.SendAsync(message, completion, attempt.Token).ConfigureAwait(false);
+            HttpResponseMessage response;
+            if (timeout == Timeout.InfiniteTimeSpan)
+            {
+                response = await _http.SendAsync(message, completion, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                attempt.CancelAfter(timeout);
+                try
+                {
+                    response = await _http.SendAsync(message, completion, attempt.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
+                }
+            }
+
+            status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return response;
         }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        finally
         {
-            throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+            DurableStreamsTelemetry.RequestDuration.Record(
+                elapsed.TotalSeconds,
+                new KeyValuePair<string, object?>("durable_streams.operation", request.Operation),
+                new KeyValuePair<string, object?>("http.response.status_code", status));
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                LogCompleted(request, status, elapsed);
+            }
         }
+    }
+
+    private void LogCompleted(StreamRequest request, string status, TimeSpan elapsed)
+    {
+        string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url);
+        int code = status == "error" ? 0 : int.Parse(status, System.Globalization.CultureInfo.InvariantCulture);
+        Log.RequestCompleted(_logger, request.Method.Method, url, request.Operation, code, elapsed.TotalMilliseconds);
+    }
+
+    private static Activity? StartActivity(StreamRequest request)
+    {
+        Activity? activity = DurableStreamsTelemetry.ActivitySource.StartActivity("durable_streams." + request.Operation, ActivityKind.Client);
+        if (activity is null)
+        {
+            return null;
+        }
+
+        activity.SetTag("durable_streams.operation", request.Operation);
+        activity.SetTag("http.request.method", request.Method.Method);
+        activity.SetTag("url.full", DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url));
+        foreach (KeyValuePair<string, string> parameter in request.Query)
+        {
+            if (parameter.Key == Protocol.Internal.ProtocolHeaders.OffsetParameter)
+            {
+                activity.SetTag("durable_streams.offset", parameter.Value);
+            }
+        }
+
+        if (request.BodyLength is { } bytes)
+        {
+            activity.SetTag("durable_streams.bytes", bytes);
+        }
+
+        return activity;
+    }
+
+    private static bool RecordFailure(Activity activity, StreamRequest request, Exception exception)
+    {
+        activity.SetTag("durable_streams.retry_count", request.Retries);
+        DurableStreamsTelemetry.RecordError(activity, exception);
+        return false;
     }
 
     private async ValueTask<HttpRequestMessage> BuildMessageAsync(StreamRequest request, CancellationToken cancellationToken)
@@ -194,7 +279,7 @@ internal sealed class HttpTransport
         }
     }
 
-    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(RetryOptions retry, TimeProvider timeProvider)
+    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(RetryOptions retry, TimeProvider timeProvider, ILogger logger)
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = timeProvider };
         if (retry.MaxRetries == 0)
@@ -232,6 +317,21 @@ internal sealed class HttpTransport
                 }
 
                 return ValueTask.FromResult<TimeSpan?>(delay);
+            },
+            OnRetry = args =>
+            {
+                StreamRequest request = args.Context.Properties.GetValue(RequestKey, null!);
+                request.Retries++;
+                DurableStreamsTelemetry.Retries.Add(1, new KeyValuePair<string, object?>("durable_streams.operation", request.Operation));
+                if (logger.IsEnabled(LogLevel.Warning))
+                {
+                    string failure = args.Outcome.Result is { } response
+                        ? $"HTTP {(int)response.StatusCode}"
+                        : args.Outcome.Exception?.GetType().Name ?? "an unknown failure";
+                    Log.Retrying(logger, request.Method.Method, DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url), request.Operation, args.AttemptNumber + 1, failure, args.RetryDelay.TotalMilliseconds);
+                }
+
+                return ValueTask.CompletedTask;
             },
         }).Build();
     }

@@ -50,5 +50,11 @@ internal sealed class StreamRequest
     /// </summary>
     public bool EarlierAttemptMayHaveArrived { get; set; }
 
+    /// <summary>How many attempts were retried (for telemetry).</summary>
+    public int Retries { get; set; }
+
+    /// <summary>The body's length when known (for telemetry).</summary>
+    public long? BodyLength { get; set; }
+
     public void AddHeader(string name, string value) => Headers.Add(new(name, value));
 }
