@@ -482,7 +482,7 @@ public partial class IdempotentProducer
             int retries = 0;
             while (true)
             {
-                (bool proceed, long epoch, long seq) = await EnterAttemptAsync(batch).ConfigureAwait(false);
+                (bool proceed, long epoch, long seq, bool earlierStored) = await EnterAttemptAsync(batch).ConfigureAwait(false);
                 if (!proceed)
                 {
                     aborted = true;
@@ -546,7 +546,7 @@ public partial class IdempotentProducer
                                 batch.Ambiguous = false;
                             }
 
-                            if (expected < seq && await WaitForEarlierBatchesAsync(batch, epoch, expected, seq).ConfigureAwait(false))
+                            if (expected < seq && !earlierStored && await WaitForEarlierBatchesAsync(batch, epoch, expected, seq).ConfigureAwait(false))
                             {
                                 continue;
                             }
@@ -610,7 +610,12 @@ public partial class IdempotentProducer
         return contentType;
     }
 
-    private async ValueTask<(bool Proceed, long Epoch, long Seq)> EnterAttemptAsync(ProducerBatch batch)
+    /// <summary>
+    /// Waits until the batch may be sent (no epoch claim running; seq 0 or a confirmed epoch) and
+    /// counts it outstanding. <c>EarlierStored</c> says whether every earlier batch was acknowledged
+    /// before this attempt left, which makes a sequence gap answer to it a real gap.
+    /// </summary>
+    private async ValueTask<(bool Proceed, long Epoch, long Seq, bool EarlierStored)> EnterAttemptAsync(ProducerBatch batch)
     {
         while (true)
         {
@@ -619,14 +624,14 @@ public partial class IdempotentProducer
             {
                 if (_fault is not null)
                 {
-                    return (false, 0, 0);
+                    return (false, 0, 0, false);
                 }
 
                 _stop.Token.ThrowIfCancellationRequested();
                 if (!_claiming && (batch.Seq == 0 || _epochConfirmed))
                 {
                     _outstanding++;
-                    return (true, batch.Epoch, batch.Seq);
+                    return (true, batch.Epoch, batch.Seq, _ackedThrough >= batch.Ordinal - 1);
                 }
 
                 changed = _changed.Task;
@@ -705,9 +710,9 @@ public partial class IdempotentProducer
 
     /// <summary>
     /// 409 with <c>Producer-Expected-Seq</c> below this batch's sequence: with pipelining the batch
-    /// overtook earlier ones (PROTOCOL.md §5.2.1 concurrency). Waits until they are acknowledged and
-    /// returns <see langword="true"/> to resend; returns <see langword="false"/> when they already
-    /// were (a real gap).
+    /// overtook earlier ones (PROTOCOL.md §5.2.1 concurrency). Waits until they are acknowledged
+    /// (completions are recorded whether or not anyone waits, so one that came first counts) and
+    /// returns <see langword="true"/> to resend the same (epoch, seq).
     /// </summary>
     private async ValueTask<bool> WaitForEarlierBatchesAsync(ProducerBatch batch, long sentEpoch, long expected, long seq)
     {
@@ -727,10 +732,9 @@ public partial class IdempotentProducer
                     return true;
                 }
 
-                // _ackedThrough counts completions as they arrive, whether or not anyone waits.
                 if (_ackedThrough >= batch.Ordinal - 1)
                 {
-                    return !first;
+                    return true;
                 }
 
                 if (first)

@@ -664,7 +664,7 @@ public partial class IdempotentProducer : IAsyncDisposable
         _open = null;
         batch.Seal();
         batch.Ordinal = _nextOrdinal++;
-        _sizeHint = Math.Clamp(batch.WireLength, 256, _maxBatchBytes);
+        _sizeHint = Math.Max(256, Math.Min(batch.WireLength, _maxBatchBytes));
         _queued.Enqueue(batch);
     }
 
