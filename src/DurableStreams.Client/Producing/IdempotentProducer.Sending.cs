@@ -120,7 +120,7 @@ public partial class IdempotentProducer
             static (self, batch, text) =>
             {
                 int start = batch.BeginItem();
-                WriteText(batch, text);
+                WriteText(batch, text, System.Text.Encoding.UTF8.GetByteCount(text));
                 self.CheckCloseItem(batch, start, rawJson: true);
             },
             finalMessage,
@@ -489,11 +489,12 @@ public partial class IdempotentProducer
                     return;
                 }
 
-                StreamRequest request = await BuildRequestAsync(batch, contentType, epoch, seq).ConfigureAwait(false);
+                StreamRequest? request = null;
                 HttpResponseMessage? response = null;
                 Exception? networkFailure = null;
                 try
                 {
+                    request = await BuildRequestAsync(batch, contentType, epoch, seq).ConfigureAwait(false);
                     response = await _transport.SendOnceAsync(request, _stop.Token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!_stop.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex))
@@ -502,7 +503,7 @@ public partial class IdempotentProducer
                 }
                 finally
                 {
-                    LeaveAttempt(batch, ambiguous: response is null);
+                    LeaveAttempt(batch, ambiguous: response is null && request is not null);
                 }
 
                 using (response)
@@ -514,8 +515,8 @@ public partial class IdempotentProducer
                         if (retries >= _retry.MaxRetries)
                         {
                             throw networkFailure is not null
-                                ? RetriesExhausted(request, epoch, seq, retries, networkFailure)
-                                : await ErrorMapper.ToExceptionAsync(response!, request, _time).ConfigureAwait(false);
+                                ? RetriesExhausted(request!, epoch, seq, retries, networkFailure)
+                                : await ErrorMapper.ToExceptionAsync(response!, request!, _time).ConfigureAwait(false);
                         }
 
                         TimeSpan delay = BackoffFor(retries, response);
@@ -529,7 +530,7 @@ public partial class IdempotentProducer
                     {
                         case HttpStatusCode.OK or HttpStatusCode.NoContent:
                             batch.NextOffset = batch.IsClose
-                                ? ResponseHeaders.RequireNextOffset(response, _stream.Url, request.Operation)
+                                ? ResponseHeaders.RequireNextOffset(response, _stream.Url, request!.Operation)
                                 : ResponseHeaders.TryGetOffset(response, ProtocolHeaders.NextOffset);
                             return;
 
@@ -558,7 +559,7 @@ public partial class IdempotentProducer
                                 _stream.Url);
 
                         default:
-                            throw await ErrorMapper.ToExceptionAsync(response, request, _time).ConfigureAwait(false);
+                            throw await ErrorMapper.ToExceptionAsync(response, request!, _time).ConfigureAwait(false);
                     }
                 }
             }

@@ -496,7 +496,7 @@ public partial class IdempotentProducer : IAsyncDisposable
                 return false;
             }
 
-            ProducerBatch batch = OpenBatchLocked();
+            ProducerBatch batch = OpenBatchForLocked(data.Length);
             int start = batch.BeginItem();
             data.CopyTo(batch.GetSpan(data.Length));
             batch.Advance(data.Length);
@@ -514,9 +514,10 @@ public partial class IdempotentProducer : IAsyncDisposable
                 return false;
             }
 
-            ProducerBatch batch = OpenBatchLocked();
+            int length = Encoding.UTF8.GetByteCount(text);
+            ProducerBatch batch = OpenBatchForLocked(length);
             int start = batch.BeginItem();
-            WriteText(batch, text);
+            WriteText(batch, text, length);
             AddedLocked(batch, start, rawJson: true, nameof(text));
             return true;
         }
@@ -539,9 +540,9 @@ public partial class IdempotentProducer : IAsyncDisposable
         }
     }
 
-    private static void WriteText(ProducerBatch batch, string text)
+    private static void WriteText(ProducerBatch batch, string text, int byteCount)
     {
-        Span<byte> span = batch.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
+        Span<byte> span = batch.GetSpan(byteCount);
         batch.Advance(Encoding.UTF8.GetBytes(text, span));
     }
 
@@ -613,6 +614,20 @@ public partial class IdempotentProducer : IAsyncDisposable
         }
 
         PumpLocked();
+    }
+
+    /// <summary>
+    /// The open batch, after sealing it first if an item of <paramref name="length"/> bytes would
+    /// not fit, so that known-size items never overflow a batch's buffer.
+    /// </summary>
+    private ProducerBatch OpenBatchForLocked(int length)
+    {
+        if (_open is { Count: > 0 } open && open.WireLength + (open.JsonLayout ? 1 : 0) + length > _maxBatchBytes)
+        {
+            SealOpenLocked();
+        }
+
+        return OpenBatchLocked();
     }
 
     private ProducerBatch OpenBatchLocked()
