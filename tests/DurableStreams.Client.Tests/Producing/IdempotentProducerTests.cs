@@ -369,6 +369,103 @@ public sealed class IdempotentProducerTests
     }
 
     [Fact]
+    public async Task FlushAsync_FencedWithSeveralBatchesInFlight_ClaimsOnceAndRenumbersThemInOrder()
+    {
+        await using var h = new ProducerHarness(configure: o => { o.AutoClaim = true; o.MaxBatchItems = 1; o.MaxInFlight = 3; });
+        h.Producer.Append("0");
+        (await h.NextWithoutTimeAsync()).Accept(1);
+        await h.Producer.FlushAsync(h.Ct);
+
+        h.Producer.Append("1");
+        h.Producer.Append("2");
+        h.Producer.Append("3");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+        var old = new List<PendingRequest>();
+        for (int i = 0; i < 3; i++)
+        {
+            old.Add(await h.NextWithoutTimeAsync());
+        }
+
+        old = [.. old.OrderBy(r => r.Seq)];
+        Assert.Equal([1L, 2L, 3L], old.Select(r => r.Seq));
+
+        // Another instance took epoch 1: every in-flight request of epoch 0 is refused.
+        old[1].Respond(HttpStatusCode.Forbidden, ("Producer-Epoch", "1"));
+        old[0].Respond(HttpStatusCode.Forbidden, ("Producer-Epoch", "1"));
+        Assert.False(h.Handler.TryNext(out _)); // the claim waits for the last old request
+        old[2].Respond(HttpStatusCode.Forbidden, ("Producer-Epoch", "1"));
+
+        // Epoch 2 starts with seq 0 alone, then the rest follow in order.
+        PendingRequest first = await h.NextWithoutTimeAsync();
+        Assert.Equal((2L, 0L, "[1]"), (first.Epoch, first.Seq, first.BodyText));
+        Assert.False(h.Handler.TryNext(out _));
+        first.Accept(2);
+        var rest = new List<PendingRequest> { await h.NextWithoutTimeAsync(), await h.NextWithoutTimeAsync() };
+        Assert.Equal([(2L, 1L, "[2]"), (2L, 2L, "[3]")], rest.OrderBy(r => r.Seq).Select(r => (r.Epoch, r.Seq, r.BodyText)));
+        rest.ForEach(r => r.Accept(r.Seq + 2));
+
+        await flush;
+        Assert.Equal(7, h.Handler.Count);
+        Assert.Equal(2, h.Producer.Epoch);
+    }
+
+    [Fact]
+    public async Task FlushAsync_FencedWhileABatchOutcomeIsUnknown_FailsInsteadOfRiskingADuplicate()
+    {
+        await using var h = new ProducerHarness(configure: o =>
+        {
+            o.AutoClaim = true;
+            o.MaxBatchItems = 1;
+            o.MaxInFlight = 2;
+            o.Retry = new RetryOptions(maxRetries: 3, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), jitter: false);
+        });
+        h.Producer.Append("0");
+        (await h.NextWithoutTimeAsync()).Accept(1);
+        await h.Producer.FlushAsync(h.Ct);
+        h.Producer.Append("1");
+        h.Producer.Append("2");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+        PendingRequest a = await h.NextWithoutTimeAsync();
+        PendingRequest b = await h.NextWithoutTimeAsync();
+        PendingRequest seq1 = a.Seq == 1 ? a : b;
+        PendingRequest seq2 = a.Seq == 2 ? a : b;
+
+        seq1.Drop(); // may or may not be stored; its retry waits 10 s of fake time
+        seq2.Respond(HttpStatusCode.Forbidden, ("Producer-Epoch", "1"));
+
+        var ex = await Assert.ThrowsAsync<StaleEpochException>(() => flush);
+        Assert.Equal(1, ex.CurrentEpoch);
+        Assert.Contains("unknown", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(3, h.Handler.Count);
+    }
+
+    [Fact]
+    public async Task Append_HandleWithoutContentType_LearnsItWithHeadAndSendsBytesLayout()
+    {
+        var handler = new ScriptedHandler();
+        using var client = new DurableStreamClient(new HttpClient(handler));
+        await using IdempotentProducer producer = client.GetStream(ProducerHarness.StreamUrl).CreateProducer("p");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        producer.Append("a,");
+        producer.Append("[b]");
+        Task flush = producer.FlushAsync(timeout.Token);
+
+        PendingRequest head = await handler.NextAsync(timeout.Token);
+        Assert.Equal(HttpMethod.Head, head.Method);
+        var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent([]) };
+        response.Content.Headers.TryAddWithoutValidation("Content-Type", "text/plain");
+        response.Headers.TryAddWithoutValidation("Stream-Next-Offset", PendingRequest.Offset(0));
+        head.RespondWith(response);
+
+        PendingRequest post = await handler.NextAsync(timeout.Token);
+        Assert.Equal("a,[b]", post.BodyText);
+        Assert.Equal("text/plain", post.Headers["Content-Type"]);
+        post.Accept(5);
+        await flush;
+    }
+
+    [Fact]
     public async Task FlushAsync_AutoClaimedEpochFencedAgain_ThrowsStaleEpoch()
     {
         await using var h = new ProducerHarness(configure: o => o.AutoClaim = true);

@@ -47,6 +47,8 @@ internal sealed class PendingRequest
         _response.SetResult(response);
     }
 
+    public void RespondWith(HttpResponseMessage response) => _response.SetResult(response);
+
     /// <summary>200 with the producer headers echoed and a tail offset.</summary>
     public void Accept(long tail) => Respond(
         HttpStatusCode.OK,
