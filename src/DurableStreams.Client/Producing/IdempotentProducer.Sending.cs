@@ -1,9 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using System.Diagnostics.CodeAnalysis;
 using DurableStreams.Errors.Internal;
 using DurableStreams.Producing.Internal;
 using DurableStreams.Protocol.Internal;
