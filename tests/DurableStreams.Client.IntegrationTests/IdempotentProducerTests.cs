@@ -1,0 +1,281 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace DurableStreams.IntegrationTests;
+
+[Collection(ReferenceServerCollection.Name)]
+public sealed class IdempotentProducerTests(ReferenceServerFixture server) : IDisposable
+{
+    private static readonly HttpClient Raw = new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.All });
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
+    private readonly DurableStreamClient _client = new(new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
+
+    private CancellationToken Ct => _timeout.Token;
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _timeout.Dispose();
+    }
+
+    private async Task<DurableStream> CreateAsync(string contentType, string prefix = "producer")
+    {
+        CreateStreamResult created = await _client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl(prefix), ContentType = contentType }, Ct);
+        return created.Stream;
+    }
+
+    /// <summary>Reads the whole stream with raw GETs, following Stream-Next-Offset until Stream-Up-To-Date.</summary>
+    private async Task<(List<byte[]> Pages, bool Closed)> ReadAllPagesAsync(Uri url)
+    {
+        var pages = new List<byte[]>();
+        string offset = "-1";
+        while (true)
+        {
+            using HttpResponseMessage response = await Raw.GetAsync($"{url}?offset={offset}", Ct);
+            response.EnsureSuccessStatusCode();
+            pages.Add(await response.Content.ReadAsByteArrayAsync(Ct));
+            offset = response.Headers.GetValues("Stream-Next-Offset").Single();
+            bool upToDate = response.Headers.TryGetValues("Stream-Up-To-Date", out var values) && values.Single() == "true";
+            bool closed = response.Headers.TryGetValues("Stream-Closed", out var closedValues) && closedValues.Single() == "true";
+            if (upToDate || closed)
+            {
+                return (pages, closed);
+            }
+        }
+    }
+
+    private async Task<List<JsonElement>> ReadJsonMessagesAsync(Uri url)
+    {
+        var messages = new List<JsonElement>();
+        foreach (byte[] page in (await ReadAllPagesAsync(url)).Pages)
+        {
+            using JsonDocument document = JsonDocument.Parse(page);
+            messages.AddRange(document.RootElement.EnumerateArray().Select(e => e.Clone()));
+        }
+
+        return messages;
+    }
+
+    private async Task<string> ReadTextAsync(Uri url) =>
+        string.Concat((await ReadAllPagesAsync(url)).Pages.Select(Encoding.UTF8.GetString));
+
+    [Fact]
+    public async Task AppendAsync_JsonStreamWithPipelining_StoresEveryMessageOnceInOrder()
+    {
+        DurableStream stream = await CreateAsync("application/json");
+        await using IdempotentProducer producer = stream.CreateProducer("json-producer", new ProducerOptions { MaxInFlight = 5, MaxBatchItems = 50 });
+
+        for (int i = 0; i < 1000; i++)
+        {
+            await producer.AppendAsync(new Message(i, $"m-{i}"), TestJson.Default.Message, Ct);
+        }
+
+        producer.Append("""[1,2]""");
+        await producer.FlushAsync(Ct);
+
+        List<JsonElement> messages = await ReadJsonMessagesAsync(stream.Url);
+        Assert.Equal(1001, messages.Count);
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.Equal(i, messages[i].GetProperty("id").GetInt32());
+        }
+
+        Assert.Equal(JsonValueKind.Array, messages[1000].ValueKind);
+        Assert.Equal(0, producer.PendingCount);
+        Assert.Equal(0, producer.InFlightCount);
+        Assert.True(producer.NextSequence >= 20);
+        Assert.NotNull(producer.LastAcknowledgedOffset);
+        StreamMetadata head = await stream.HeadAsync(Ct);
+        Assert.Equal(head.NextOffset, producer.LastAcknowledgedOffset);
+    }
+
+    [Fact]
+    public async Task Append_ByteStream_ConcatenatesMessages()
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+        await using IdempotentProducer producer = stream.CreateProducer("bytes-producer");
+
+        producer.Append("hello ");
+        producer.Append("world"u8.ToArray());
+        producer.Append((ReadOnlyMemory<byte>)"!"u8.ToArray());
+        await producer.FlushAsync(Ct);
+
+        Assert.Equal("hello world!", await ReadTextAsync(stream.Url));
+    }
+
+    [Fact]
+    public async Task Append_HandleWithoutContentType_LearnsItAndBatchesJson()
+    {
+        DurableStream created = await CreateAsync("application/json");
+        DurableStream stream = _client.GetStream(created.Url.ToString());
+        Assert.Null(stream.ContentType);
+        await using IdempotentProducer producer = stream.CreateProducer("learning", new ProducerOptions { Linger = TimeSpan.FromMilliseconds(50) });
+
+        producer.Append("""{"a":1}""");
+        producer.Append("""[2]""");
+        await producer.FlushAsync(Ct);
+
+        List<JsonElement> messages = await ReadJsonMessagesAsync(stream.Url);
+        Assert.Equal(2, messages.Count);
+        Assert.Equal(1, messages[0].GetProperty("a").GetInt32());
+        Assert.Equal(JsonValueKind.Array, messages[1].ValueKind);
+    }
+
+    [Fact]
+    public async Task CloseAsync_WithFinalMessage_ClosesStreamAndRepeatsTheSameResult()
+    {
+        DurableStream stream = await CreateAsync("application/json");
+        IdempotentProducer producer = stream.CreateProducer("closer");
+        producer.Append("""{"n":1}""");
+
+        CloseResult first = await producer.CloseAsync("""{"n":"last"}""", Ct);
+        CloseResult second = await producer.CloseAsync("""{"n":"ignored"}""", Ct);
+        await producer.DisposeAsync();
+
+        Assert.Equal(first.FinalOffset, second.FinalOffset);
+        StreamMetadata head = await stream.HeadAsync(Ct);
+        Assert.True(head.Closed);
+        Assert.Equal(head.NextOffset, first.FinalOffset);
+        List<JsonElement> messages = await ReadJsonMessagesAsync(stream.Url);
+        Assert.Equal(["""{"n":1}""", """{"n":"last"}"""], messages.Select(m => m.GetRawText()));
+        Assert.Throws<InvalidOperationException>(() => producer.Append("""{"n":2}"""));
+    }
+
+    [Fact]
+    public async Task CloseAsync_WithoutFinalMessage_ClosesAfterFlushing()
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+        await using IdempotentProducer producer = stream.CreateProducer("closer-empty");
+        producer.Append("abc");
+
+        CloseResult result = await producer.CloseAsync(Ct);
+
+        StreamMetadata head = await stream.HeadAsync(Ct);
+        Assert.True(head.Closed);
+        Assert.Equal(head.NextOffset, result.FinalOffset);
+        Assert.Equal("abc", await ReadTextAsync(stream.Url));
+    }
+
+    [Fact]
+    public async Task CloseAsync_StreamClosedByAnotherProducer_ThrowsStreamClosed()
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+        await using (IdempotentProducer first = stream.CreateProducer("first"))
+        {
+            await first.CloseAsync(Ct);
+        }
+
+        await using IdempotentProducer second = stream.CreateProducer("second");
+        var ex = await Assert.ThrowsAsync<StreamClosedException>(() => second.CloseAsync("late", Ct));
+        Assert.Equal(DurableStreamErrorCodes.StreamClosed, ex.ErrorCode);
+    }
+
+    [Fact]
+    public async Task FlushAsync_ZombieFencedByNewerEpoch_ThrowsStaleEpochWithServerEpoch()
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+        await using IdempotentProducer zombie = stream.CreateProducer("worker");
+        zombie.Append("a");
+        await zombie.FlushAsync(Ct);
+
+        await using (IdempotentProducer successor = stream.CreateProducer("worker", new ProducerOptions { Epoch = 1 }))
+        {
+            successor.Append("b");
+            await successor.FlushAsync(Ct);
+        }
+
+        zombie.Append("z");
+        var ex = await Assert.ThrowsAsync<StaleEpochException>(() => zombie.FlushAsync(Ct));
+        Assert.Equal(1, ex.CurrentEpoch);
+        Assert.Equal(DurableStreamErrorCodes.StaleEpoch, ex.ErrorCode);
+        Assert.Equal("ab", await ReadTextAsync(stream.Url));
+
+        // The zombie restarts past the server's epoch and continues.
+        long epoch = await zombie.RestartAsync(Ct);
+        Assert.Equal(2, epoch);
+        zombie.Append("c");
+        await zombie.FlushAsync(Ct);
+        Assert.Equal("abc", await ReadTextAsync(stream.Url));
+    }
+
+    [Fact]
+    public async Task FlushAsync_AutoClaimAfterNewerEpoch_ClaimsNextEpochWithoutLossOrDuplicates()
+    {
+        DurableStream stream = await CreateAsync("application/json");
+        await using (IdempotentProducer other = stream.CreateProducer("ephemeral", new ProducerOptions { Epoch = 3 }))
+        {
+            other.Append("0");
+            await other.FlushAsync(Ct);
+        }
+
+        await using IdempotentProducer producer = stream.CreateProducer("ephemeral", new ProducerOptions { AutoClaim = true, MaxInFlight = 5, MaxBatchItems = 2 });
+        for (int i = 1; i <= 20; i++)
+        {
+            producer.Append(i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        await producer.FlushAsync(Ct);
+
+        Assert.Equal(4, producer.Epoch);
+        List<JsonElement> messages = await ReadJsonMessagesAsync(stream.Url);
+        Assert.Equal(Enumerable.Range(0, 21), messages.Select(m => m.GetInt32()));
+    }
+
+    [Fact]
+    public async Task FlushAsync_ConnectionsCutAtRandom_StoresEveryMessageExactlyOnceInOrder()
+    {
+        DurableStream direct = await CreateAsync("application/json", "chaos");
+        var retries = new CountingLogger();
+        await using var proxy = new FaultProxy(server.BaseUrl);
+        using var client = new DurableStreamClient(new DurableStreamClientOptions
+        {
+            BaseAddress = proxy.BaseUrl,
+            RequestTimeout = TimeSpan.FromSeconds(5),
+        });
+        DurableStream stream = client.GetStream(proxy.BaseUrl + direct.Url.AbsolutePath.TrimStart('/'), "application/json");
+        var options = new ProducerOptions
+        {
+            MaxInFlight = 5,
+            MaxBatchItems = 25,
+            Retry = new RetryOptions(maxRetries: 1000, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(100)),
+            Logger = retries,
+        };
+        await using IdempotentProducer producer = stream.CreateProducer("chaos-producer", options);
+
+        proxy.StartChaos(TimeSpan.FromMilliseconds(2), TimeSpan.FromMilliseconds(20), seed: 4242);
+        const int Count = 5000;
+        for (int i = 0; i < Count; i++)
+        {
+            await producer.AppendAsync(new Message(i, "payload-" + i), TestJson.Default.Message, Ct);
+        }
+
+        await producer.FlushAsync(Ct);
+        await proxy.StopChaosAsync();
+
+        Assert.True(retries.Count(4001) > 0, $"No request was cut mid-flight ({proxy.Cuts} idle connections cut), so the test proved nothing.");
+        List<JsonElement> messages = await ReadJsonMessagesAsync(direct.Url);
+        Assert.Equal(Enumerable.Range(0, Count), messages.Select(m => m.GetProperty("id").GetInt32()));
+    }
+}
+
+public sealed record Message(int Id, string Text);
+
+/// <summary>Counts log events by id.</summary>
+internal sealed class CountingLogger : Microsoft.Extensions.Logging.ILogger
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> _counts = new();
+
+    public int Count(int eventId) => _counts.GetValueOrDefault(eventId);
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _counts.AddOrUpdate(eventId.Id, 1, (_, n) => n + 1);
+}
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Message))]
+internal sealed partial class TestJson : System.Text.Json.Serialization.JsonSerializerContext;
