@@ -1,0 +1,357 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using DurableStreams.Protocol.Internal;
+using DurableStreams.Reading.Internal;
+
+namespace DurableStreams;
+
+public partial class DurableStream
+{
+    /// <summary>
+    /// Reads the stream as a sequence of chunks (PROTOCOL.md §5.6-§5.8): first everything from the
+    /// start position up to the tail (catch-up), then, when <see cref="ReadOptions.Live"/> is not
+    /// <see cref="LiveMode.Off"/>, new data as it is appended, until the stream is closed or the
+    /// enumeration is cancelled or abandoned.
+    /// </summary>
+    /// <param name="options">Where to start and how to follow. Default: from the beginning, catch-up only.</param>
+    /// <param name="cancellationToken">Cancels the read, including the request in flight.</param>
+    /// <returns>
+    /// A lazy, single-use sequence: no request is sent before the first <c>MoveNextAsync</c>, and it
+    /// never fetches more than one response ahead of the consumer. Empty chunks are yielded too, so that
+    /// <see cref="StreamChunk.UpToDate"/> and <see cref="StreamChunk.StreamClosed"/> are visible.
+    /// </returns>
+    /// <remarks>
+    /// Network failures, 429 and 5xx are retried (by default without limit, see
+    /// <see cref="DurableStreamClientOptions.ReadRetry"/>); a dropped live connection is resumed from the
+    /// last offset, so no byte is lost, repeated or reordered. The sequence ends after the chunk whose
+    /// <see cref="StreamChunk.StreamClosed"/> is <see langword="true"/>.
+    /// </remarks>
+    /// <exception cref="ArgumentException">An option is invalid (thrown by this call, before any I/O).</exception>
+    /// <exception cref="StreamNotFoundException">The stream does not exist (thrown while enumerating).</exception>
+    /// <exception cref="StreamBadRequestException">The start offset is malformed (<see cref="DurableStreamErrorCodes.InvalidOffset"/>).</exception>
+    /// <exception cref="StreamGoneException">The start offset is before the stream's retained data.</exception>
+    /// <exception cref="DurableStreamProtocolException">The server sent a response that breaks the protocol.</exception>
+    /// <exception cref="DurableStreamException">Any other failure that retries did not overcome.</exception>
+    public virtual IAsyncEnumerable<StreamChunk> ReadAsync(ReadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ReadOptions plan = Snapshot(options);
+        return new SingleUseAsyncEnumerable<StreamChunk>(
+            enumeratorToken => ReadChunksAsync(plan, cancellationToken, enumeratorToken).GetAsyncEnumerator(enumeratorToken));
+    }
+
+    /// <summary>Reads the stream's bytes, one item per non-empty chunk.</summary>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)"/>
+    public virtual IAsyncEnumerable<StreamItem<ReadOnlyMemory<byte>>> ReadBytesAsync(ReadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ReadOptions plan = Snapshot(options);
+        return new SingleUseAsyncEnumerable<StreamItem<ReadOnlyMemory<byte>>>(
+            enumeratorToken => ReadBytesCoreAsync(plan, cancellationToken, enumeratorToken).GetAsyncEnumerator(enumeratorToken));
+    }
+
+    /// <summary>
+    /// Reads the stream as UTF-8 text, one item per non-empty chunk. A character split across two
+    /// chunks is completed before it is returned.
+    /// </summary>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)"/>
+    public virtual IAsyncEnumerable<StreamItem<string>> ReadTextAsync(ReadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ReadOptions plan = Snapshot(options);
+        return new SingleUseAsyncEnumerable<StreamItem<string>>(
+            enumeratorToken => ReadTextCoreAsync(plan, cancellationToken, enumeratorToken).GetAsyncEnumerator(enumeratorToken));
+    }
+
+    /// <summary>
+    /// Reads the messages of a JSON stream (PROTOCOL.md §9.1), one item per message, deserialized
+    /// with the client's <see cref="DurableStreamClientOptions.JsonSerializerOptions"/>. Each item's
+    /// <see cref="StreamItem{T}.Checkpoint"/> resumes right after that message.
+    /// </summary>
+    /// <typeparam name="T">The message type.</typeparam>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)"/>
+    [RequiresUnreferencedCode(ReflectionJsonMessage)]
+    [RequiresDynamicCode(DynamicCodeJsonMessage)]
+    public virtual IAsyncEnumerable<StreamItem<T>> ReadJsonAsync<T>(ReadOptions? options = null, CancellationToken cancellationToken = default) =>
+        ReadJsonAsync((JsonTypeInfo<T>)JsonOptions.GetTypeInfo(typeof(T)), options, cancellationToken);
+
+    /// <summary>
+    /// Reads the messages of a JSON stream (PROTOCOL.md §9.1), one item per message, deserialized
+    /// with source-generated metadata (trimming- and AOT-safe). Each item's
+    /// <see cref="StreamItem{T}.Checkpoint"/> resumes right after that message.
+    /// </summary>
+    /// <typeparam name="T">The message type.</typeparam>
+    /// <param name="jsonTypeInfo">The serialization metadata of <typeparamref name="T"/>.</param>
+    /// <param name="options">Where to start and how to follow. Default: from the beginning, catch-up only.</param>
+    /// <param name="cancellationToken">Cancels the read, including the request in flight.</param>
+    /// <returns>A lazy, single-use sequence of messages.</returns>
+    /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/remarks"/>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
+    public virtual IAsyncEnumerable<StreamItem<T>> ReadJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, ReadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        ReadOptions plan = Snapshot(options);
+        return new SingleUseAsyncEnumerable<StreamItem<T>>(
+            enumeratorToken => ReadJsonCoreAsync(jsonTypeInfo, plan, cancellationToken, enumeratorToken).GetAsyncEnumerator(enumeratorToken));
+    }
+
+    /// <summary>
+    /// Reads the stream's bytes up to the tail (the first up-to-date response) and returns them; for a
+    /// JSON stream, one JSON array holding every message.
+    /// </summary>
+    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>Every byte from the start position to the tail.</returns>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
+    public virtual async Task<byte[]> ReadAllBytesAsync(ReadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ReadOptions plan = Snapshot(options);
+        using var buffer = new MemoryStream();
+        bool json = false;
+        var items = new List<Range>();
+        await foreach (StreamChunk chunk in ReadChunksAsync(plan, cancellationToken, default).ConfigureAwait(false))
+        {
+            json |= MediaTypes.IsJson(chunk.ContentType);
+            if (!chunk.Data.IsEmpty)
+            {
+                if (json)
+                {
+                    // A JSON stream reads back as one array of all its messages (PROTOCOL.md §9.1).
+                    items.Clear();
+                    GetJsonItems(chunk, items);
+                    ReadOnlySpan<byte> data = chunk.Data.Span;
+                    foreach (Range item in items)
+                    {
+                        buffer.WriteByte(buffer.Length == 0 ? (byte)'[' : (byte)',');
+                        buffer.Write(data[item]);
+                    }
+                }
+                else
+                {
+                    buffer.Write(chunk.Data.Span);
+                }
+            }
+
+            if (chunk.UpToDate || chunk.StreamClosed)
+            {
+                break;
+            }
+        }
+
+        if (json)
+        {
+            if (buffer.Length == 0)
+            {
+                return "[]"u8.ToArray();
+            }
+
+            buffer.WriteByte((byte)']');
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>Reads the stream up to the tail (the first up-to-date response) and returns it as UTF-8 text.</summary>
+    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The text from the start position to the tail.</returns>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
+    public virtual async Task<string> ReadAllTextAsync(ReadOptions? options = null, CancellationToken cancellationToken = default) =>
+        Encoding.UTF8.GetString(await ReadAllBytesAsync(options, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Reads the messages of a JSON stream up to the tail (the first up-to-date response).</summary>
+    /// <typeparam name="T">The message type.</typeparam>
+    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The messages from the start position to the tail, in order.</returns>
+    /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
+    [RequiresUnreferencedCode(ReflectionJsonMessage)]
+    [RequiresDynamicCode(DynamicCodeJsonMessage)]
+    public virtual Task<IReadOnlyList<T>> ReadAllJsonAsync<T>(ReadOptions? options = null, CancellationToken cancellationToken = default) =>
+        ReadAllJsonAsync((JsonTypeInfo<T>)JsonOptions.GetTypeInfo(typeof(T)), options, cancellationToken);
+
+    /// <summary>Reads the messages of a JSON stream up to the tail (the first up-to-date response), with source-generated metadata.</summary>
+    /// <typeparam name="T">The message type.</typeparam>
+    /// <param name="jsonTypeInfo">The serialization metadata of <typeparamref name="T"/>.</param>
+    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The messages from the start position to the tail, in order.</returns>
+    /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
+    /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
+    public virtual async Task<IReadOnlyList<T>> ReadAllJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, ReadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        ReadOptions plan = Snapshot(options);
+        var messages = new List<T>();
+        await foreach (StreamItem<T> item in ReadJsonCoreAsync(jsonTypeInfo, plan, cancellationToken, default, stopAtUpToDate: true).ConfigureAwait(false))
+        {
+            messages.Add(item.Value);
+        }
+
+        return messages;
+    }
+
+    private static ReadOptions Snapshot(ReadOptions? options)
+    {
+        options ??= new ReadOptions();
+        options.Validate();
+        var copy = new ReadOptions
+        {
+            Offset = options.Offset,
+            Checkpoint = options.Checkpoint,
+            Live = options.Live,
+            Retry = options.Retry,
+            OnFailure = options.OnFailure,
+            MaxSseEventBytes = options.MaxSseEventBytes,
+        };
+        foreach (KeyValuePair<string, string> header in options.Headers)
+        {
+            copy.Headers[header.Key] = header.Value;
+        }
+
+        foreach (KeyValuePair<string, string> parameter in options.QueryParameters)
+        {
+            copy.QueryParameters[parameter.Key] = parameter.Value;
+        }
+
+        return copy;
+    }
+
+    private async IAsyncEnumerable<StreamChunk> ReadChunksAsync(
+        ReadOptions plan,
+        CancellationToken callToken,
+        [EnumeratorCancellation] CancellationToken enumeratorToken)
+    {
+        using CancellationTokenSource? linked = callToken.CanBeCanceled && enumeratorToken.CanBeCanceled && callToken != enumeratorToken
+            ? CancellationTokenSource.CreateLinkedTokenSource(callToken, enumeratorToken)
+            : null;
+        CancellationToken cancellationToken = linked?.Token ?? (callToken.CanBeCanceled ? callToken : enumeratorToken);
+
+        ReadCheckpoint start = plan.Checkpoint ?? new ReadCheckpoint(plan.Offset);
+        long toSkip = start.Skip;
+        var items = new List<Range>();
+        await foreach (StreamChunk chunk in ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, cancellationToken).ConfigureAwait(false))
+        {
+            if (toSkip == 0 || chunk.Data.IsEmpty)
+            {
+                yield return chunk;
+                continue;
+            }
+
+            // Drop what the checkpoint says was already processed (ReadCheckpoint.Skip).
+            ReadOnlyMemory<byte> remaining;
+            long skipped;
+            if (MediaTypes.IsJson(chunk.ContentType))
+            {
+                items.Clear();
+                GetJsonItems(chunk, items);
+                int drop = (int)Math.Min(toSkip, items.Count);
+                remaining = JsonArrayScanner.Join(chunk.Data.Span, items, drop);
+                skipped = drop;
+            }
+            else
+            {
+                int drop = (int)Math.Min(toSkip, chunk.Data.Length);
+                remaining = chunk.Data[drop..];
+                skipped = drop;
+            }
+
+            toSkip -= skipped;
+            yield return new StreamChunk(remaining, chunk.StartOffset, chunk.Offset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
+            {
+                SkippedItems = skipped,
+            };
+        }
+    }
+
+    private async IAsyncEnumerable<StreamItem<ReadOnlyMemory<byte>>> ReadBytesCoreAsync(
+        ReadOptions plan,
+        CancellationToken callToken,
+        [EnumeratorCancellation] CancellationToken enumeratorToken)
+    {
+        await foreach (StreamChunk chunk in ReadChunksAsync(plan, callToken, enumeratorToken).ConfigureAwait(false))
+        {
+            if (!chunk.Data.IsEmpty)
+            {
+                yield return new StreamItem<ReadOnlyMemory<byte>>(chunk.Data, chunk.Checkpoint, chunk.UpToDate, chunk.StreamClosed);
+            }
+        }
+    }
+
+    private async IAsyncEnumerable<StreamItem<string>> ReadTextCoreAsync(
+        ReadOptions plan,
+        CancellationToken callToken,
+        [EnumeratorCancellation] CancellationToken enumeratorToken)
+    {
+        Decoder decoder = Encoding.UTF8.GetDecoder();
+        await foreach (StreamChunk chunk in ReadChunksAsync(plan, callToken, enumeratorToken).ConfigureAwait(false))
+        {
+            if (chunk.Data.IsEmpty)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<byte> bytes = chunk.Data.Span;
+            char[] chars = new char[decoder.GetCharCount(bytes, flush: chunk.StreamClosed)];
+            int count = decoder.GetChars(bytes, chars, flush: chunk.StreamClosed);
+            if (count > 0)
+            {
+                yield return new StreamItem<string>(new string(chars, 0, count), chunk.Checkpoint, chunk.UpToDate, chunk.StreamClosed);
+            }
+        }
+    }
+
+    private async IAsyncEnumerable<StreamItem<T>> ReadJsonCoreAsync<T>(
+        JsonTypeInfo<T> jsonTypeInfo,
+        ReadOptions plan,
+        CancellationToken callToken,
+        [EnumeratorCancellation] CancellationToken enumeratorToken,
+        bool stopAtUpToDate = false)
+    {
+        var items = new List<Range>();
+        var values = new List<T>();
+        await foreach (StreamChunk chunk in ReadChunksAsync(plan, callToken, enumeratorToken).ConfigureAwait(false))
+        {
+            if (!chunk.Data.IsEmpty)
+            {
+                items.Clear();
+                values.Clear();
+                GetJsonItems(chunk, items);
+                ReadOnlySpan<byte> json = chunk.Data.Span;
+                foreach (Range item in items)
+                {
+                    values.Add(JsonSerializer.Deserialize(json[item], jsonTypeInfo)!);
+                }
+
+                for (int i = 0; i < values.Count; i++)
+                {
+                    bool last = i == values.Count - 1;
+                    ReadCheckpoint checkpoint = last
+                        ? chunk.Checkpoint
+                        : new ReadCheckpoint(chunk.StartOffset, chunk.SkippedItems + i + 1, chunk.Cursor);
+                    yield return new StreamItem<T>(values[i], checkpoint, last && chunk.UpToDate, last && chunk.StreamClosed);
+                }
+            }
+
+            if (stopAtUpToDate && (chunk.UpToDate || chunk.StreamClosed))
+            {
+                yield break;
+            }
+        }
+    }
+
+    private void GetJsonItems(StreamChunk chunk, List<Range> items)
+    {
+        try
+        {
+            JsonArrayScanner.GetItems(chunk.Data.Span, items);
+        }
+        catch (JsonException ex)
+        {
+            throw new DurableStreamProtocolException(
+                $"The JSON stream {Url} returned data at offset {chunk.StartOffset} that is not a JSON array of messages: {ex.Message}", Url, ex);
+        }
+    }
+}

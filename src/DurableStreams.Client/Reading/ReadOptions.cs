@@ -1,0 +1,83 @@
+namespace DurableStreams;
+
+/// <summary>Where a read starts, how it follows the stream, and what it sends (PROTOCOL.md §5.6-§5.8).</summary>
+public sealed class ReadOptions
+{
+    /// <summary>
+    /// Where to start: <see cref="DurableStreams.Offset.Beginning"/>, <see cref="DurableStreams.Offset.Now"/>,
+    /// or an offset the SDK returned earlier. Ignored when <see cref="Checkpoint"/> is set.
+    /// Default: <see cref="DurableStreams.Offset.Beginning"/>.
+    /// </summary>
+    public Offset Offset { get; set; }
+
+    /// <summary>
+    /// A checkpoint saved from an earlier read (<see cref="StreamItem{T}.Checkpoint"/> or
+    /// <see cref="StreamChunk.Checkpoint"/>): the read resumes exactly after the item it was taken from.
+    /// Default: none (start at <see cref="Offset"/>).
+    /// </summary>
+    public ReadCheckpoint? Checkpoint { get; set; }
+
+    /// <summary>How to continue after catching up. Default: <see cref="LiveMode.Off"/>.</summary>
+    public LiveMode Live { get; set; }
+
+    /// <summary>Headers added to every request of this read, after the client's default headers. Default: none.</summary>
+    public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Query parameters added to every request of this read, after the client's defaults. Default: none.</summary>
+    public IDictionary<string, string> QueryParameters { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Retry policy for failed requests of this read (network errors, 429, 5xx).
+    /// Default: the client's <see cref="DurableStreamClientOptions.ReadRetry"/> (retry without limit).
+    /// </summary>
+    public RetryOptions? Retry { get; set; }
+
+    /// <summary>
+    /// Called on every failed request of the read — the first request, catch-up pages, long-polls
+    /// and SSE reconnects — before the SDK decides whether to retry. It may supply fresh headers
+    /// (for example a new token after a 401) and decide to retry or fail. Returning
+    /// <see cref="ReadRecovery.Default"/> keeps the SDK's own decision. Default: none.
+    /// </summary>
+    public Func<ReadFailureContext, CancellationToken, ValueTask<ReadRecovery>>? OnFailure { get; set; }
+
+    /// <summary>
+    /// The largest Server-Sent Event the read accepts, in bytes; a bigger one fails the read with a
+    /// <see cref="DurableStreamProtocolException"/> instead of exhausting memory. Default: 16 MiB.
+    /// </summary>
+    public int MaxSseEventBytes { get; set; } = 16 * 1024 * 1024;
+
+    internal void Validate()
+    {
+        if (!Enum.IsDefined(Live))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Live), Live, "Unknown live mode.");
+        }
+
+        if (MaxSseEventBytes <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSseEventBytes), MaxSseEventBytes, "MaxSseEventBytes must be positive.");
+        }
+
+        Retry?.Validate();
+        foreach (KeyValuePair<string, string> header in Headers)
+        {
+            if (string.IsNullOrWhiteSpace(header.Key))
+            {
+                throw new ArgumentException("A header name cannot be empty.", nameof(Headers));
+            }
+        }
+
+        foreach (KeyValuePair<string, string> parameter in QueryParameters)
+        {
+            if (string.IsNullOrEmpty(parameter.Key))
+            {
+                throw new ArgumentException("A query parameter name cannot be empty.", nameof(QueryParameters));
+            }
+
+            if (parameter.Key is "offset" or "live" or "cursor")
+            {
+                throw new ArgumentException($"The query parameter '{parameter.Key}' is set by the SDK; use Offset, Checkpoint or Live instead.", nameof(QueryParameters));
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+namespace DurableStreams;
+
+/// <summary>
+/// One step of a read: the data of one catch-up or long-poll response, or of one group of
+/// Server-Sent Events ended by a control event, with the stream position after it.
+/// </summary>
+/// <remarks>
+/// A read also yields chunks with empty <see cref="Data"/> (a long-poll that timed out, an SSE
+/// keep-alive, an empty catch-up) so that callers see <see cref="UpToDate"/> and
+/// <see cref="StreamClosed"/> change. For a JSON stream (PROTOCOL.md §9.1) <see cref="Data"/> is
+/// always one JSON array holding the chunk's messages, also when SSE delivered them as several events,
+/// or empty when the chunk has no messages.
+/// The caller owns <see cref="Data"/>: the SDK never reuses its memory.
+/// </remarks>
+public sealed class StreamChunk
+{
+    internal StreamChunk(ReadOnlyMemory<byte> data, Offset startOffset, Offset offset, string? cursor, bool upToDate, bool streamClosed, int status, string? contentType)
+    {
+        Data = data;
+        ContentType = contentType;
+        StartOffset = startOffset;
+        Offset = offset;
+        Cursor = cursor;
+        UpToDate = upToDate;
+        StreamClosed = streamClosed;
+        Status = status;
+    }
+
+    /// <summary>The bytes of this chunk; empty when the response carried no data.</summary>
+    public ReadOnlyMemory<byte> Data { get; }
+
+    /// <summary>The offset this chunk's data starts at (the offset its request asked for).</summary>
+    public Offset StartOffset { get; }
+
+    /// <summary>The offset after this chunk: where the next read continues (<c>Stream-Next-Offset</c>).</summary>
+    public Offset Offset { get; }
+
+    /// <summary>The last non-empty <c>Stream-Cursor</c> the server sent, or <see langword="null"/>.</summary>
+    public string? Cursor { get; }
+
+    /// <summary>Whether the reader has caught up with the tail of the stream. Not the same as the end of the stream.</summary>
+    public bool UpToDate { get; }
+
+    /// <summary>Whether the stream is closed and this chunk reaches its final offset: the read ends after this chunk.</summary>
+    public bool StreamClosed { get; }
+
+    /// <summary>The HTTP status of the response this chunk came from: 200, or 204 for a long-poll that timed out.</summary>
+    public int Status { get; }
+
+    /// <summary>The stream's content type, from the response's <c>Content-Type</c>.</summary>
+    public string? ContentType { get; }
+
+    /// <summary>How many leading items (JSON messages, or bytes on other streams) the SDK dropped from this chunk because a checkpoint had already processed them.</summary>
+    internal long SkippedItems { get; init; }
+
+    /// <summary>A checkpoint that resumes right after this chunk.</summary>
+    public ReadCheckpoint Checkpoint => new(Offset, 0, Cursor);
+}
