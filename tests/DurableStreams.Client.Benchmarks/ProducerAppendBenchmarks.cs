@@ -6,6 +6,8 @@ namespace DurableStreams.Benchmarks;
 /// <summary>
 /// The producer's own cost per message, in process: appends of 100-byte JSON messages through to
 /// acknowledged batches, against a handler that accepts every request at once (no network, no server).
+/// <c>ContentType</c> picks the batch format: a JSON array (each message checked to be one JSON value,
+/// PROTOCOL.md §9.1) or plain concatenated bytes.
 /// </summary>
 [MemoryDiagnoser]
 public class ProducerAppendBenchmarks : IDisposable
@@ -15,11 +17,14 @@ public class ProducerAppendBenchmarks : IDisposable
     private DurableStream _stream = null!;
     private byte[] _message = null!;
 
+    [Params("application/json", "application/octet-stream")]
+    public string ContentType { get; set; } = "application/json";
+
     [GlobalSetup]
     public void Setup()
     {
         _client = new DurableStreamClient(new HttpClient(new AcceptingHandler()));
-        _stream = _client.GetStream("http://bench.invalid/v1/stream/s", "application/json");
+        _stream = _client.GetStream("http://bench.invalid/v1/stream/s", ContentType);
         _message = System.Text.Encoding.UTF8.GetBytes("{\"id\":1,\"pad\":\"" + new string('x', 100 - 18) + "\"}");
     }
 
