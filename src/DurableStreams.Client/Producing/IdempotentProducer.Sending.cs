@@ -462,9 +462,13 @@ public partial class IdempotentProducer
             DurableStreamsTelemetry.ProducerBatchMessages.Record(batch.Count);
             _pendingMessages -= batch.Count;
             _window.Add(batch);
-            _ = Task.Run(() => RunBatchAsync(batch));
+            StartBatch(batch);
         }
     }
+
+    // A method of its own: a lambda capturing `batch` inside the loop above would allocate its
+    // closure on every PumpLocked call that enters the loop, i.e. on every append (32 B each).
+    private void StartBatch(ProducerBatch batch) => _ = Task.Run(() => RunBatchAsync(batch));
 
     private void SignalLocked()
     {
