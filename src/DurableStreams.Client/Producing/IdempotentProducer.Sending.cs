@@ -18,6 +18,7 @@ public partial class IdempotentProducer
     private readonly Queue<ProducerBatch> _queued = new();
     private readonly List<ProducerBatch> _window = [];
     private ProducerBatch? _open;
+    private bool _sequential;
     private bool _openLingerExpired;
     private long _openGeneration;
     private long _armedGeneration;
@@ -437,7 +438,7 @@ public partial class IdempotentProducer
         // Until a batch of the current epoch is acknowledged, only one request is in flight: a new
         // epoch must start with seq 0 at the server (PROTOCOL.md §5.2.1), and a pipelined seq 1
         // arriving first would be refused.
-        int limit = _epochConfirmed ? _maxInFlight : 1;
+        int limit = _epochConfirmed && !_sequential ? _maxInFlight : 1;
         while (_inFlight < limit)
         {
             if (_queued.Count == 0)
@@ -558,6 +559,18 @@ public partial class IdempotentProducer
                             {
                                 // The server has not stored this sequence: an earlier lost response is resolved.
                                 batch.Ambiguous = false;
+                            }
+
+                            if (expected < seq && !earlierStored)
+                            {
+                                lock (_gate)
+                                {
+                                    // This batch overtook an earlier one on another connection and the
+                                    // server refused it rather than wait: it processes requests in
+                                    // arrival order, and every overtaking batch would be uploaded twice.
+                                    // Send one batch at a time from now on (ProducerOptions.MaxInFlight).
+                                    _sequential = true;
+                                }
                             }
 
                             if (expected < seq && !earlierStored && await WaitForEarlierBatchesAsync(batch, epoch, expected, seq).ConfigureAwait(false))

@@ -110,6 +110,12 @@ public sealed class ProducerOptions
     /// How many batches may await their response at once (pipelining). Messages are stored in
     /// append order whatever the value. Default: 5.
     /// </summary>
+    /// <remarks>
+    /// Pipelined batches travel on separate connections and can reach the server out of order. A
+    /// server that refuses such a batch (409 with a lower <c>Producer-Expected-Seq</c>, PROTOCOL.md
+    /// §5.2.1) instead of waiting for its predecessor makes the producer re-send it; after the first
+    /// such refusal the producer sends one batch at a time, so that no batch is uploaded twice.
+    /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
     public int MaxInFlight
     {
