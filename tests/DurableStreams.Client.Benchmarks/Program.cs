@@ -7,8 +7,9 @@ using DurableStreams.Benchmarks;
 using DurableStreams.Benchmarks.Scenarios;
 
 // Three modes:
-//   dotnet run -c Release --project tests/DurableStreams.Client.Benchmarks -- scenarios [--smoke]
-//     the end-to-end scenarios against the real reference server, each beside a bare-HttpClient baseline;
+//   dotnet run -c Release --project tests/DurableStreams.Client.Benchmarks -- scenarios [--smoke] [--only NAME]
+//     the end-to-end scenarios against the real reference server, each beside a bare-HttpClient baseline
+//     (--only runs the scenarios whose name contains NAME, e.g. "fan-out");
 //   dotnet run -c Release --project tests/DurableStreams.Client.Benchmarks -- producer [--smoke] [--messages N]
 //     the producer throughput scenario alone (see ProducerScenario);
 //   dotnet run -c Release --project tests/DurableStreams.Client.Benchmarks -- [--smoke] [BenchmarkDotNet arguments]
@@ -16,7 +17,8 @@ using DurableStreams.Benchmarks.Scenarios;
 bool smoke = args.Contains("--smoke");
 if (args.Length > 0 && args[0] == "scenarios")
 {
-    return await ScenarioRunner.RunAsync(smoke);
+    int only = Array.IndexOf(args, "--only");
+    return await ScenarioRunner.RunAsync(smoke, only >= 0 && only + 1 < args.Length ? args[only + 1] : null);
 }
 
 if (args.Length > 0 && args[0] == "producer")

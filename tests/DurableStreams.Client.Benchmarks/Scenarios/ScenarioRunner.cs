@@ -11,7 +11,9 @@ namespace DurableStreams.Benchmarks.Scenarios;
 /// </summary>
 internal static class ScenarioRunner
 {
-    public static async Task<int> RunAsync(bool smoke)
+    /// <param name="smoke">Tiny sizes, for CI.</param>
+    /// <param name="only">Run only the scenarios whose name contains this text (e.g. "fan-out"); null runs all.</param>
+    public static async Task<int> RunAsync(bool smoke, string? only = null)
     {
         var total = Stopwatch.StartNew();
         Console.WriteLine("Starting the reference server...");
@@ -19,6 +21,7 @@ internal static class ScenarioRunner
         Console.WriteLine($"Reference server at {server.BaseUrl}{(smoke ? " (smoke run: tiny sizes)" : "")}");
         var sizes = smoke ? ScenarioSizes.Smoke : ScenarioSizes.Full;
         var rows = new List<ScenarioRow>();
+        _only = only;
 
         using var shared = new SharedClients(server.BaseUrl);
         await Run(rows, "append", () => LatencyScenarios.AppendAsync(shared, sizes));
@@ -37,8 +40,15 @@ internal static class ScenarioRunner
         return rows.Any(r => r.Error is not null) ? 1 : 0;
     }
 
+    private static string? _only;
+
     private static async Task Run(List<ScenarioRow> rows, string name, Func<Task<IReadOnlyList<ScenarioRow>>> scenario)
     {
+        if (_only is not null && !name.Contains(_only, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
         Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {name}...");
         try
         {
