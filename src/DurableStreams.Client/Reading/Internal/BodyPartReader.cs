@@ -4,20 +4,22 @@ namespace DurableStreams.Reading.Internal;
 
 /// <summary>
 /// Reads a response body in parts of at most a given size, each in a fresh array the caller owns.
-/// A part never ends inside a UTF-8 sequence (the 1-3 bytes are carried into the next part), so a
-/// checkpoint taken after a part of a text stream never splits a character.
+/// For text, a part never ends inside a UTF-8 sequence (the 1-3 bytes are carried into the next
+/// part), so a checkpoint taken after a part of a text stream never splits a character.
 /// </summary>
 internal sealed class BodyPartReader
 {
     private readonly Stream _body;
     private readonly int _maxPart;
+    private readonly bool _text;
     private readonly byte[] _carry = new byte[3];
     private int _carryLength;
 
-    public BodyPartReader(Stream body, int maxPart)
+    public BodyPartReader(Stream body, int maxPart, bool text)
     {
         _body = body;
         _maxPart = maxPart;
+        _text = text;
     }
 
     /// <summary>The next part (possibly empty) and whether the body has ended.</summary>
@@ -42,7 +44,7 @@ internal sealed class BodyPartReader
                 filled += read;
             }
 
-            int end = eof ? filled : Utf8Boundary(buffer.AsSpan(0, filled));
+            int end = eof || !_text ? filled : Utf8Boundary(buffer.AsSpan(0, filled));
             _carryLength = filled - end;
             buffer.AsSpan(end, _carryLength).CopyTo(_carry);
             return (buffer.AsSpan(0, end).ToArray(), eof);

@@ -152,6 +152,12 @@ internal sealed partial class ReadSession
                 }
 
                 string? cursor = ResponseHeaders.Get(response, ProtocolHeaders.Cursor);
+                if (!string.IsNullOrEmpty(cursor))
+                {
+                    // Known from the headers on, so that the parts of a large body carry it too.
+                    _cursor = cursor;
+                }
+
                 bool closed = ResponseHeaders.IsClosed(response);
                 bool upToDate = closed || ResponseHeaders.IsTrue(response, ProtocolHeaders.UpToDate) || status == 204;
                 LearnContentType(ResponseHeaders.ContentType(response));
@@ -198,7 +204,7 @@ internal sealed partial class ReadSession
                     {
                         await using (bodyStream.ConfigureAwait(false))
                         {
-                            var parts = new BodyPartReader(bodyStream, MaxPartBytes);
+                            var parts = new BodyPartReader(bodyStream, MaxPartBytes, text: _contentType is null || MediaTypes.IsTextual(_contentType));
                             long position = 0;
                             byte[]? pending = null;
                             long pendingPosition = 0;
