@@ -13,7 +13,7 @@ internal sealed class MinimalSseReader
     private readonly Stream _stream;
     private readonly bool _joinWithoutNewline;
     private readonly ArrayBufferWriter<byte> _data = new(1024);
-    private byte[] _buffer = new byte[16 * 1024];
+    private byte[] _buffer = new byte[4 * 1024];
     private int _start;
     private int _end;
 
