@@ -45,8 +45,8 @@ internal static class ProducerScenario
 
         Console.WriteLine();
         Console.WriteLine($"messages: {messages:N0} x {MessageSize} B JSON{(smoke ? " (smoke run)" : " (best of 2 rounds)")}");
-        Console.WriteLine($"| Scenario | Messages/s | Elapsed (s) | Allocated B/message (all threads, during the run) | Requests |");
-        Console.WriteLine($"|---|---:|---:|---:|---:|");
+        Console.WriteLine($"| Scenario | Messages/s | Elapsed (s) | Allocated B/message (all threads, during the run) | Requests | Client CPU (s) |");
+        Console.WriteLine($"|---|---:|---:|---:|---:|---:|");
         Print("Baseline: bare HttpClient, pre-built 1 MiB batches, 1 in flight", plain!);
         Print("Baseline: same, plus producer headers (Producer-Id/Epoch/Seq)", headers!);
         Print("IdempotentProducer, default options (linger 5 ms, 1 MiB batches, 5 in flight)", producer!);
@@ -109,7 +109,7 @@ internal static class ProducerScenario
     }
 
     private static void Print(string name, Result r) =>
-        Console.WriteLine($"| {name} | {r.MessagesPerSecond:N0} | {r.Elapsed.TotalSeconds:F2} | {r.AllocatedPerMessage:F1} | {r.Requests:N0} |");
+        Console.WriteLine($"| {name} | {r.MessagesPerSecond:N0} | {r.Elapsed.TotalSeconds:F2} | {r.AllocatedPerMessage:F1} | {r.Requests:N0} | {r.ClientCpu.TotalSeconds:F2} |");
 
     public static Result Best(Result? previous, Result next) =>
         previous is null || next.MessagesPerSecond > previous.MessagesPerSecond ? next : previous;
@@ -132,6 +132,7 @@ internal static class ProducerScenario
 
         GC.Collect();
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         await using (IdempotentProducer producer = stream.CreateProducer("bench"))
         {
@@ -147,7 +148,8 @@ internal static class ProducerScenario
             await producer.FlushAsync();
             watch.Stop();
             long allocatedAfter = GC.GetTotalAllocatedBytes(precise: true);
-            return new Result(messages, watch.Elapsed, allocatedAfter - allocatedBefore, producer.NextSequence, stream.Url);
+            TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            return new Result(messages, watch.Elapsed, allocatedAfter - allocatedBefore, producer.NextSequence, stream.Url) { ClientCpu = cpu };
         }
     }
 
@@ -189,6 +191,7 @@ internal static class ProducerScenario
 
         GC.Collect();
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         for (int seq = 0; seq < batches.Count; seq++)
         {
@@ -210,7 +213,8 @@ internal static class ProducerScenario
 
         watch.Stop();
         long allocatedAfter = GC.GetTotalAllocatedBytes(precise: true);
-        return new Result(messages, watch.Elapsed, allocatedAfter - allocatedBefore, batches.Count, stream.Url);
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        return new Result(messages, watch.Elapsed, allocatedAfter - allocatedBefore, batches.Count, stream.Url) { ClientCpu = cpu };
     }
 
     private static byte[] BuildMessages(int messages, int messageSize)
@@ -232,5 +236,8 @@ internal static class ProducerScenario
         public double MessagesPerSecond => Messages / Elapsed.TotalSeconds;
 
         public double AllocatedPerMessage => (double)Allocated / Messages;
+
+        /// <summary>CPU time of this (client) process during the run, all threads.</summary>
+        public TimeSpan ClientCpu { get; init; }
     }
 }

@@ -40,6 +40,7 @@ internal static class ThroughputScenarios
 
             rows.Add(new ScenarioRow(name, "throughput", "messages/s", Goal.Throughput, producer!.MessagesPerSecond, baseline!.MessagesPerSecond));
             rows.Add(new ScenarioRow(name, "throughput", "MB/s", Goal.Throughput, producer.MessagesPerSecond * size / 1e6, baseline.MessagesPerSecond * size / 1e6));
+            Console.WriteLine($"    {name}: client CPU {producer.ClientCpu.TotalSeconds:F2} s (producer) vs {baseline.ClientCpu.TotalSeconds:F2} s (baseline); allocated {producer.AllocatedPerMessage:F1} vs {baseline.AllocatedPerMessage:F1} B/message");
         }
 
         return rows;
