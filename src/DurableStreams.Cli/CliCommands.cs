@@ -379,6 +379,11 @@ internal sealed class CliCommands
             await Error.WriteLineAsync($"durable-stream: {verb} {name} failed ({status}, {ex.ErrorCode}): {ex.Message}").ConfigureAwait(false);
             return ExitCodes.Failure;
         }
+        catch (IOException ex)
+        {
+            await Error.WriteLineAsync($"durable-stream: {verb} {name} failed (I/O error): {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
         catch (HttpRequestException ex)
         {
             await Error.WriteLineAsync($"durable-stream: {verb} {name} failed (network error): {ex.Message}").ConfigureAwait(false);

@@ -235,8 +235,10 @@ public sealed class StreamCommandTests(ReferenceServerFixture server)
         Assert.Contains("HTTP 404", result.Error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Auth_IsSentAsAuthorizationAndNeverPrinted()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Auth_IsSentAsAuthorizationAndNeverPrinted(bool asOption)
     {
         const string secret = "Bearer s3cr3t-t0ken-value";
         using var listener = new System.Net.HttpListener();
@@ -254,9 +256,14 @@ public sealed class StreamCommandTests(ReferenceServerFixture server)
             return header;
         });
         _cli.Environment[DurableStreamCli.ServerVariable] = $"http://127.0.0.1:{port}";
-        _cli.Environment[DurableStreamCli.AuthVariable] = secret;
+        if (!asOption)
+        {
+            _cli.Environment[DurableStreamCli.AuthVariable] = secret;
+        }
 
-        CliResult result = await _cli.RunAsync("head", "guarded");
+        CliResult result = asOption
+            ? await _cli.RunAsync("head", "guarded", "--auth", secret)
+            : await _cli.RunAsync("head", "guarded");
 
         Assert.Equal(secret, await seen.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.True(result.ExitCode == 1, result.ToString());
