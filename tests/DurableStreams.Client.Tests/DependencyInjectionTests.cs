@@ -2,6 +2,8 @@ using System.Net;
 using DurableStreams.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 
 namespace DurableStreams.Tests;
@@ -120,6 +122,30 @@ public sealed class DependencyInjectionTests : IDisposable
         Assert.Equal(["Bearer token-1", "Bearer token-2"], recording.Requests.Select(r => r.Header("Authorization")));
         Assert.All(recording.Requests, r => Assert.Equal("yes", r.Header("X-Stamped")));
         Assert.Equal("http://streams.test/v1/stream/orders", recording.Requests[0].Url.ToString());
+    }
+
+    [Fact]
+    public async Task AddDurableStreams_UsesTheContainersLoggerFactory()
+    {
+        var collector = new FakeLogCollector();
+        var recording = new RecordingHandler().ThenRespond(HttpStatusCode.ServiceUnavailable).Then(_ => RecordingHandler.Ok(HttpStatusCode.OK));
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(new FakeLoggerProvider(collector)));
+        services
+            .AddDurableStreams(o =>
+            {
+                o.BaseAddress = new Uri("http://streams.test/v1/stream/");
+                o.Retry = TestClients.FastRetry(maxRetries: 2);
+            })
+            .HttpClientBuilder.ConfigurePrimaryHttpMessageHandler(() => recording);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        await provider.GetRequiredService<DurableStreamClient>().GetStream("orders").HeadAsync(Ct);
+
+        FakeLogRecord retry = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 1);
+        Assert.Equal(LogLevel.Warning, retry.Level);
+        Assert.Contains("503", retry.Message, StringComparison.Ordinal);
+        Assert.StartsWith("DurableStreams", retry.Category, StringComparison.Ordinal);
     }
 
     private sealed class TokenService : IDurableStreamHeadersProvider

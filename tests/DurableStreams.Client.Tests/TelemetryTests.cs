@@ -152,4 +152,70 @@ public sealed class TelemetryTests : IDisposable
         Assert.Contains(collector.GetSnapshot(), r => r.Id.Id == 6 && r.Message.Contains("204", StringComparison.Ordinal));
         Assert.DoesNotContain(collector.GetSnapshot(), r => r.Message.Contains("s3cret", StringComparison.Ordinal));
     }
+    [Fact]
+    public async Task Producer_Batch_EmitsOneSpanAndBatchMetrics()
+    {
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == DurableStreamsTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (Equals(activity.GetTagItem("url.full"), _url))
+                {
+                    lock (spans)
+                    {
+                        spans.Add(activity);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        var measurements = new List<(string Instrument, long Value)>();
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == DurableStreamsTelemetry.Name && instrument.Name.Contains("producer", StringComparison.Ordinal))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            lock (measurements)
+            {
+                measurements.Add((instrument.Name, value));
+            }
+        });
+        meters.Start();
+        var handler = new RecordingHandler().Then(_ => RecordingHandler.Ok(HttpStatusCode.OK));
+        using DurableStreamClient client = TestClients.Create(handler);
+        await using IdempotentProducer producer = client.GetStream(_url, "application/json")
+            .CreateProducer("telemetry", new ProducerOptions { Linger = TimeSpan.FromMinutes(1), MaxBatchItems = 7 });
+
+        for (int i = 0; i < 7; i++)
+        {
+            producer.Append(i);
+        }
+
+        await producer.FlushAsync(Ct);
+
+        Activity span = Assert.Single(spans);
+        Assert.Equal("durable_streams.producer.batch", span.OperationName);
+        Assert.Equal(7, span.GetTagItem("durable_streams.messages"));
+        Assert.Equal(7L, span.GetTagItem("durable_streams.bytes"));
+        Assert.Equal(0L, span.GetTagItem("durable_streams.producer.seq"));
+        Assert.Equal(200, span.GetTagItem("http.response.status_code"));
+        Assert.Equal(0, span.GetTagItem("durable_streams.retry_count"));
+        lock (measurements)
+        {
+            Assert.Contains(measurements, m => m.Instrument == DurableStreamsTelemetry.ProducerBatchMessagesInstrument && m.Value == 7);
+            Assert.Contains(measurements, m => m.Instrument == DurableStreamsTelemetry.ProducerInFlightInstrument && m.Value == 1);
+            Assert.Contains(measurements, m => m.Instrument == DurableStreamsTelemetry.ProducerInFlightInstrument && m.Value == -1);
+            Assert.Contains(measurements, m => m.Instrument == DurableStreamsTelemetry.ProducerBufferedBytesInstrument && m.Value == -7);
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
@@ -379,6 +380,7 @@ public partial class IdempotentProducer
             closeBatch.Seal();
             closeBatch.Ordinal = _nextOrdinal++;
             _bufferedBytes += closeBatch.PayloadBytes;
+            DurableStreamsTelemetry.ProducerBufferedBytes.Add(closeBatch.PayloadBytes);
             _bufferedMessages += closeBatch.Count;
             _pendingMessages += closeBatch.Count;
             _queued.Enqueue(closeBatch);
@@ -455,6 +457,9 @@ public partial class IdempotentProducer
             batch.Seq = _nextSeq++;
             batch.Dispatched = true;
             _inFlight++;
+            DurableStreamsTelemetry.ProducerInFlight.Add(1);
+            DurableStreamsTelemetry.ProducerBatchBytes.Record(batch.PayloadBytes);
+            DurableStreamsTelemetry.ProducerBatchMessages.Record(batch.Count);
             _pendingMessages -= batch.Count;
             _window.Add(batch);
             _ = Task.Run(() => RunBatchAsync(batch));
@@ -476,6 +481,8 @@ public partial class IdempotentProducer
     {
         Exception? failure = null;
         bool aborted = false;
+        using Activity? activity = StartBatchActivity(batch);
+        int attempts = 0;
         try
         {
             string? contentType = await ContentTypeForAsync(batch).ConfigureAwait(false);
@@ -492,6 +499,7 @@ public partial class IdempotentProducer
                 StreamRequest? request = null;
                 HttpResponseMessage? response = null;
                 Exception? networkFailure = null;
+                attempts++;
                 try
                 {
                     request = await BuildRequestAsync(batch, contentType, epoch, seq).ConfigureAwait(false);
@@ -529,6 +537,7 @@ public partial class IdempotentProducer
                     switch (response.StatusCode)
                     {
                         case HttpStatusCode.OK or HttpStatusCode.NoContent:
+                            activity?.SetTag("http.response.status_code", (int)response.StatusCode);
                             batch.NextOffset = batch.IsClose
                                 ? ResponseHeaders.RequireNextOffset(response, _stream.Url, request!.Operation)
                                 : ResponseHeaders.TryGetOffset(response, ProtocolHeaders.NextOffset);
@@ -567,11 +576,32 @@ public partial class IdempotentProducer
         catch (Exception ex)
         {
             failure = ex;
+            DurableStreamsTelemetry.RecordError(activity, ex);
         }
         finally
         {
+            activity?.SetTag("durable_streams.retry_count", Math.Max(0, attempts - 1));
             CompleteBatch(batch, failure, aborted);
         }
+    }
+
+    /// <summary>One span per producer batch, covering every attempt to send it.</summary>
+    private Activity? StartBatchActivity(ProducerBatch batch)
+    {
+        Activity? activity = DurableStreamsTelemetry.ActivitySource.StartActivity(
+            batch.IsClose ? "durable_streams.producer.close" : "durable_streams.producer.batch", ActivityKind.Client);
+        if (activity is null)
+        {
+            return null;
+        }
+
+        activity.SetTag("durable_streams.operation", batch.IsClose ? "producer.close" : "producer.batch");
+        activity.SetTag("url.full", _urlForLogs);
+        activity.SetTag("durable_streams.producer.epoch", batch.Epoch);
+        activity.SetTag("durable_streams.producer.seq", batch.Seq);
+        activity.SetTag("durable_streams.messages", batch.Count);
+        activity.SetTag("durable_streams.bytes", batch.PayloadBytes);
+        return activity;
     }
 
     private async ValueTask<string?> ContentTypeForAsync(ProducerBatch batch)
@@ -871,9 +901,13 @@ public partial class IdempotentProducer
             _inFlight--;
             _bufferedBytes -= batch.PayloadBytes;
             _bufferedMessages -= batch.Count;
+            DurableStreamsTelemetry.ProducerInFlight.Add(-1);
+            DurableStreamsTelemetry.ProducerBufferedBytes.Add(-batch.PayloadBytes);
             if (failure is null && !aborted)
             {
                 batch.Succeeded = true;
+                DurableStreamsTelemetry.BytesAppended.Add(batch.PayloadBytes);
+                DurableStreamsTelemetry.MessagesAppended.Add(batch.Count);
                 batch.Ambiguous = false;
                 if (batch.NextOffset is { } offset && (_lastAcked is not { } last || offset.CompareTo(last) > 0))
                 {
@@ -929,6 +963,7 @@ public partial class IdempotentProducer
         {
             queued.Done = true;
             _bufferedBytes -= queued.PayloadBytes;
+            DurableStreamsTelemetry.ProducerBufferedBytes.Add(-queued.PayloadBytes);
             _bufferedMessages -= queued.Count;
             _pendingMessages -= queued.Count;
             queued.Release();
@@ -938,6 +973,7 @@ public partial class IdempotentProducer
         {
             _open = null;
             _bufferedBytes -= open.PayloadBytes;
+            DurableStreamsTelemetry.ProducerBufferedBytes.Add(-open.PayloadBytes);
             _bufferedMessages -= open.Count;
             _pendingMessages -= open.Count;
             open.Release();

@@ -593,6 +593,7 @@ public partial class IdempotentProducer : IAsyncDisposable
         int length = item.Length;
         batch.EndItem(start);
         _bufferedBytes += length;
+        DurableStreamsTelemetry.ProducerBufferedBytes.Add(length);
         _bufferedMessages++;
         _pendingMessages++;
 
