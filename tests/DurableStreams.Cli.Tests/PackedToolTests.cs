@@ -55,6 +55,39 @@ public sealed class PackedToolTests(ReferenceServerFixture server) : IDisposable
         ProcessResult usage = await RunAsync(tool, ["read", name, "--sse"], null, timeout.Token);
         ProcessResult missing = await RunAsync(tool, ["head", name + "-missing"], null, timeout.Token);
 
+        // A live read as its own process: prints data as it arrives and ends when the stream is closed.
+        using (Process follower = StartTool(tool, ["read", name, "--live", "--json"]))
+        {
+            Task<string> followed = follower.StandardOutput.ReadToEndAsync(timeout.Token);
+            Task<string> followerErrors = follower.StandardError.ReadToEndAsync(timeout.Token);
+            await RunAsync(tool, ["close", name, "{\"n\":3}"], null, timeout.Token);
+            await follower.WaitForExitAsync(timeout.Token);
+            Assert.True(follower.ExitCode == 0, await followerErrors);
+            Assert.Equal("{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n", await followed);
+            Assert.Contains("(closed)", await followerErrors, StringComparison.Ordinal);
+        }
+
+        // Ctrl-C (SIGINT) ends a live read normally and prints where to resume.
+        string open = CliHarness.NewName("tool-open");
+        await RunOkAsync(tool, ["create", open, "--content-type", "text/plain"], null, timeout.Token);
+        await RunOkAsync(tool, ["write", open, "hello"], null, timeout.Token);
+        using (Process reader = StartTool(tool, ["read", open, "--live", "--long-poll"]))
+        {
+            Task<string> readerErrors = reader.StandardError.ReadToEndAsync(timeout.Token);
+            char[] first = new char[5];
+            await reader.StandardOutput.ReadBlockAsync(first, timeout.Token);
+            Assert.Equal("hello", new string(first));
+            using (Process signal = Process.Start("kill", ["-INT", reader.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await signal.WaitForExitAsync(timeout.Token);
+            }
+
+            await reader.WaitForExitAsync(timeout.Token);
+            string errors = await readerErrors;
+            Assert.True(reader.ExitCode == 0, errors);
+            Assert.Contains("resume with --offset ", errors, StringComparison.Ordinal);
+        }
+
         Assert.True(created.ExitCode == 0, created.ToString());
         Assert.Equal($"{server.BaseUrl.AbsoluteUri.TrimEnd('/')}/v1/stream/{name}", created.Output.Trim());
         Assert.True(written.ExitCode == 0, written.ToString());
@@ -76,7 +109,14 @@ public sealed class PackedToolTests(ReferenceServerFixture server) : IDisposable
         Assert.True(result.ExitCode == 0, $"{file} {string.Join(' ', args)}: {result}");
     }
 
-    private async Task<ProcessResult> RunAsync(string file, string[] args, string? input, CancellationToken cancellationToken)
+    private Process StartTool(string file, string[] args)
+    {
+        Process process = Process.Start(StartInfo(file, args)) ?? throw new InvalidOperationException($"Could not start {file}.");
+        process.StandardInput.Close();
+        return process;
+    }
+
+    private ProcessStartInfo StartInfo(string file, string[] args)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -94,7 +134,12 @@ public sealed class PackedToolTests(ReferenceServerFixture server) : IDisposable
         start.Environment[DurableStreamCli.ServerVariable] = server.BaseUrl.AbsoluteUri;
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        using Process process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
+        return start;
+    }
+
+    private async Task<ProcessResult> RunAsync(string file, string[] args, string? input, CancellationToken cancellationToken)
+    {
+        using Process process = Process.Start(StartInfo(file, args)) ?? throw new InvalidOperationException($"Could not start {file}.");
         Task<string> output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         Task<string> error = process.StandardError.ReadToEndAsync(cancellationToken);
         if (input is not null)
