@@ -25,8 +25,18 @@ public sealed partial class EventWorker(
         // Idempotent: creates the stream, or confirms it exists with this configuration.
         await stream.CreateStreamAsync(new CreateOptions { ContentType = "application/json" }, stoppingToken);
 
-        // AutoClaim: a restarted worker takes over the producer id with a new epoch (PROTOCOL.md §5.2.1).
-        IdempotentProducer producer = stream.CreateProducer(settings.ProducerId, new ProducerOptions { AutoClaim = true });
+        // Each start of the worker is a new session of the same logical producer, so it must use a
+        // higher epoch than the last one (PROTOCOL.md §5.2.1): in the same epoch the server would
+        // take the new batches 0, 1, ... for resends of the old ones and drop them as duplicates.
+        // With no place to persist the epoch, the start time in milliseconds grows from one start to
+        // the next; AutoClaim covers a clock that went back (the server's epoch + 1 is claimed).
+        // Either way the previous instance, if still alive, is fenced.
+        var producerOptions = new ProducerOptions
+        {
+            Epoch = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            AutoClaim = true,
+        };
+        IdempotentProducer producer = stream.CreateProducer(settings.ProducerId, producerOptions);
         await using (producer)
         {
             try
