@@ -14,6 +14,11 @@ internal static class DurableStreamCli
     public const string ServerVariable = "STREAM_URL";
     public const string AuthVariable = "STREAM_AUTH";
 
+    private static readonly HashSet<string> AuthSchemes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Bearer", "Basic", "Token", "Digest", "Negotiate", "ApiKey",
+    };
+
     /// <summary>Parses <paramref name="args"/> and runs the command.</summary>
     /// <returns>0 on success, 1 when the server refused or could not be reached, 2 on a usage error.</returns>
     public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
@@ -27,7 +32,7 @@ internal static class DurableStreamCli
         {
             foreach (ParseError error in result.Errors)
             {
-                await console.Error.WriteLineAsync($"durable-stream: {error.Message}").ConfigureAwait(false);
+                await console.Error.WriteLineAsync($"durable-stream: {RedactAuth(error.Message, args)}").ConfigureAwait(false);
             }
 
             await console.Error.WriteLineAsync("Run 'durable-stream --help' for usage.").ConfigureAwait(false);
@@ -51,6 +56,35 @@ internal static class DurableStreamCli
         }
     }
 
+    /// <summary>
+    /// Hides the value of <c>--auth</c> in a parse error. The usual slip is an unquoted
+    /// <c>--auth Bearer TOKEN</c>: the token then lands in an "unrecognized argument" error, so the
+    /// word after the value is hidden too.
+    /// </summary>
+    internal static string RedactAuth(string message, IReadOnlyList<string> args)
+    {
+        var secrets = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] == "--auth")
+            {
+                secrets.AddRange(args.Skip(i + 1).Take(2).Where(a => !a.StartsWith('-')));
+            }
+            else if (args[i].StartsWith("--auth=", StringComparison.Ordinal) || args[i].StartsWith("--auth:", StringComparison.Ordinal))
+            {
+                secrets.Add(args[i]["--auth=".Length..]);
+                secrets.AddRange(args.Skip(i + 1).Take(1).Where(a => !a.StartsWith('-')));
+            }
+        }
+
+        foreach (string secret in secrets.Where(s => s.Length > 0 && !AuthSchemes.Contains(s)).OrderByDescending(s => s.Length))
+        {
+            message = message.Replace(secret, "***", StringComparison.Ordinal);
+        }
+
+        return message;
+    }
+
     /// <summary>Defines every command, its arguments, options and validation.</summary>
     internal static RootCommand BuildCommandLine(CliConsole console)
     {
@@ -66,6 +100,16 @@ internal static class DurableStreamCli
             Recursive = true,
             HelpName = "VALUE",
         };
+        auth.Validators.Add(r =>
+        {
+            // An unquoted `--auth Bearer TOKEN` leaves TOKEN to be taken as the stream name, which
+            // would then appear in messages: refuse a bare scheme before anything is sent.
+            string value = r.GetValueOrDefault<string?>()?.Trim() ?? string.Empty;
+            if (value.Length > 0 && !value.Contains(' ', StringComparison.Ordinal) && AuthSchemes.Contains(value))
+            {
+                r.AddError($"--auth takes the whole Authorization value: quote it, e.g. --auth \"{value} TOKEN\".");
+            }
+        });
 
         var root = new RootCommand(
             "durable-stream: create, write, read, inspect, close, fork and delete Durable Streams.\n" +

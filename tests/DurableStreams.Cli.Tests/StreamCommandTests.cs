@@ -273,6 +273,24 @@ public sealed class StreamCommandTests(ReferenceServerFixture server)
         Assert.DoesNotContain("s3cr3t", result.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("head", "--auth", "Bearer", "s3cr3t-t0ken", "{name}")]
+    [InlineData("head", "--auth", "Bearer", "s3cr3t-t0ken")]
+    [InlineData("head", "{name}", "--auth", "Bearer", "s3cr3t-t0ken")]
+    [InlineData("head", "{name}", "--auth=Bearer", "s3cr3t-t0ken")]
+    [InlineData("frobnicate", "--auth", "s3cr3t-t0ken")]
+    public async Task Auth_InUsageErrors_IsNeverPrinted(params string[] template)
+    {
+        string name = CliHarness.NewName();
+        string[] args = template.Select(a => a.Replace("{name}", name, StringComparison.Ordinal)).ToArray();
+
+        CliResult result = await _cli.RunAsync(args);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.DoesNotContain("s3cr3t", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", result.Output, StringComparison.Ordinal);
+    }
+
     internal static string NextOffset(string headOutput) =>
         headOutput.Split('\n').Single(l => l.StartsWith("next-offset: ", StringComparison.Ordinal))["next-offset: ".Length..];
 
