@@ -33,11 +33,21 @@ internal sealed class CliConsole
     /// <summary>How often progress is redrawn on a terminal. Default: 250 ms.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// Standard output as a plain file stream on Unix: the console stream ignores a closed pipe
+    /// (EPIPE), so `durable-stream read --live s | head` would read on forever; a file stream
+    /// reports it as an <see cref="IOException"/> and the read stops.
+    /// </summary>
+    private static Stream OpenStandardOutput() =>
+        OperatingSystem.IsWindows()
+            ? Console.OpenStandardOutput()
+            : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+
     /// <summary>The console of this process.</summary>
     public static CliConsole FromSystemConsole() => new()
     {
         Input = Console.OpenStandardInput(),
-        Output = Console.OpenStandardOutput(),
+        Output = OpenStandardOutput(),
         Error = Console.Error,
         InputIsTerminal = !Console.IsInputRedirected,
         ErrorIsTerminal = !Console.IsErrorRedirected,
