@@ -88,6 +88,20 @@ public sealed class PackedToolTests(ReferenceServerFixture server) : IDisposable
             Assert.Contains("resume with --offset ", errors, StringComparison.Ordinal);
         }
 
+        // A reader whose standard output goes away (`read --live | head -c 5`) stops at its next write.
+        using (Process piped = StartTool(tool, ["read", open, "--live", "--long-poll"]))
+        {
+            Task<string> pipedErrors = piped.StandardError.ReadToEndAsync(timeout.Token);
+            char[] first = new char[5];
+            await piped.StandardOutput.ReadBlockAsync(first, timeout.Token);
+            piped.StandardOutput.Close();
+            await RunOkAsync(tool, ["write", open, new string('x', 1000)], null, timeout.Token);
+            await piped.WaitForExitAsync(timeout.Token);
+            string errors = await pipedErrors;
+            Assert.True(piped.ExitCode == 0, errors);
+            Assert.Contains("stopped reading", errors, StringComparison.Ordinal);
+        }
+
         Assert.True(created.ExitCode == 0, created.ToString());
         Assert.Equal($"{server.BaseUrl.AbsoluteUri.TrimEnd('/')}/v1/stream/{name}", created.Output.Trim());
         Assert.True(written.ExitCode == 0, written.ToString());
