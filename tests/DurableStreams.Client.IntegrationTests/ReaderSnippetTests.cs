@@ -25,8 +25,10 @@ public sealed class ReaderSnippetTests(ReferenceServerFixture server) : IDisposa
     [Fact]
     public async Task Readme_ReadingWithCheckpoints_RunsAsWrittenAndResumesAfterTheLastHandledMessage()
     {
-        using var client = new DurableStreamClient(new DurableStreamClientOptions {
-            BaseAddress = new Uri(server.BaseUrl, $"/v1/stream/snippets-{Guid.NewGuid():N}/") });
+        using var client = new DurableStreamClient(new DurableStreamClientOptions
+        {
+            BaseAddress = new Uri(server.BaseUrl, $"/v1/stream/snippets-{Guid.NewGuid():N}/")
+        });
         DurableStream orders = await CreateOrdersAsync(client);
         CancellationToken cancellationToken = _timeout.Token;
         string? savedText = null;
@@ -68,8 +70,10 @@ public sealed class ReaderSnippetTests(ReferenceServerFixture server) : IDisposa
     [Fact]
     public async Task Readme_LiveTailFromNow_RunsAsWritten()
     {
-        using var client = new DurableStreamClient(new DurableStreamClientOptions {
-            BaseAddress = new Uri(server.BaseUrl, $"/v1/stream/snippets-{Guid.NewGuid():N}/") });
+        using var client = new DurableStreamClient(new DurableStreamClientOptions
+        {
+            BaseAddress = new Uri(server.BaseUrl, $"/v1/stream/snippets-{Guid.NewGuid():N}/")
+        });
         DurableStream logs = (await client.CreateStreamAsync(new CreateOptions { Url = "logs", ContentType = "text/plain" }, _timeout.Token)).Stream;
         await logs.AppendAsync("old line\n", cancellationToken: _timeout.Token);
         CancellationToken cancellationToken = _timeout.Token;
@@ -112,11 +116,14 @@ public sealed class ReaderSnippetTests(ReferenceServerFixture server) : IDisposa
         DurableStream orders = gated.GetStream("orders");
 
         // --- snippet: README "Reading" recovery hook ---
-        var options = new ReadOptions {
+        var options = new ReadOptions
+        {
             Live = LiveMode.Sse,
             OnFailure = async (failure, ct) => failure.Status == 401
-                ? ReadRecovery.Retry(new Dictionary<string, string> {
-                    ["Authorization"] = "Bearer " + await tokens.RefreshAsync(ct) })
+                ? ReadRecovery.Retry(new Dictionary<string, string>
+                {
+                    ["Authorization"] = "Bearer " + await tokens.RefreshAsync(ct)
+                })
                 : ReadRecovery.Default,
         };
         // --- end snippet ---
