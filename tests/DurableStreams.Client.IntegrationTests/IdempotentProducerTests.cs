@@ -19,6 +19,33 @@ public sealed class IdempotentProducerTests(ReferenceServerFixture server) : IDi
         _timeout.Dispose();
     }
 
+    [Fact]
+    public async Task Restart_WithTheSameEpoch_FailsLoudlyOrAutoClaims_NeverDropsData()
+    {
+        DurableStream stream = await CreateAsync("application/json", "producer-restart");
+        await using (IdempotentProducer first = stream.CreateProducer("restarting"))
+        {
+            first.Append(1);
+            await first.FlushAsync(Ct);
+        }
+
+        // Same id and epoch as the previous run: the server would answer the first batch as a duplicate.
+        IdempotentProducer careless = stream.CreateProducer("restarting");
+        careless.Append(2);
+        var ex = await Assert.ThrowsAsync<StaleEpochException>(() => careless.FlushAsync(Ct));
+        Assert.Equal(0, ex.CurrentEpoch);
+        await careless.DisposeAsync(); // the failure was already reported by FlushAsync
+
+        await using (IdempotentProducer claiming = stream.CreateProducer("restarting", new ProducerOptions { AutoClaim = true }))
+        {
+            claiming.Append(3);
+            await claiming.FlushAsync(Ct);
+            Assert.Equal(1, claiming.Epoch);
+        }
+
+        Assert.Equal([1, 3], await stream.ReadAllJsonAsync<int>(cancellationToken: Ct));
+    }
+
     private async Task<DurableStream> CreateAsync(string contentType, string prefix = "producer")
     {
         CreateStreamResult created = await _client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl(prefix), ContentType = contentType }, Ct);

@@ -1,8 +1,10 @@
 namespace DurableStreams;
 
 /// <summary>
-/// A newer epoch of the same producer id has claimed the stream (HTTP 403, PROTOCOL.md §5.2.1):
-/// this producer instance is a zombie and was fenced. Nothing of the refused batch was stored.
+/// This producer's epoch is no longer its own (PROTOCOL.md §5.2.1): a newer epoch of the same
+/// producer id has claimed the stream (HTTP 403; this instance is a zombie and was fenced), or
+/// another instance already used the same epoch (a duplicate answer, 204, to a batch this producer
+/// had never sent — typically a restart without a higher epoch). Nothing of the refused batch was stored.
 /// </summary>
 public sealed class StaleEpochException : DurableStreamException
 {
@@ -11,7 +13,12 @@ public sealed class StaleEpochException : DurableStreamException
     /// <param name="currentEpoch">The server's current epoch for the producer id.</param>
     /// <param name="streamUrl">The stream the operation addressed.</param>
     public StaleEpochException(string message, long currentEpoch, Uri? streamUrl)
-        : base(message, 403, DurableStreamErrorCodes.StaleEpoch, streamUrl)
+        : this(message, currentEpoch, streamUrl, status: 403)
+    {
+    }
+
+    internal StaleEpochException(string message, long currentEpoch, Uri? streamUrl, int status)
+        : base(message, status, DurableStreamErrorCodes.StaleEpoch, streamUrl)
     {
         CurrentEpoch = currentEpoch;
     }

@@ -488,6 +488,8 @@ public partial class IdempotentProducer
         bool aborted = false;
         using Activity? activity = StartBatchActivity(batch);
         int attempts = 0;
+        (long Epoch, long Seq) attemptKey = (-1, -1);
+        int attemptsOfKey = 0;
         try
         {
             string? contentType = await ContentTypeForAsync(batch).ConfigureAwait(false);
@@ -505,6 +507,8 @@ public partial class IdempotentProducer
                 HttpResponseMessage? response = null;
                 Exception? networkFailure = null;
                 attempts++;
+                attemptsOfKey = attemptKey == (epoch, seq) ? attemptsOfKey + 1 : 1;
+                attemptKey = (epoch, seq);
                 try
                 {
                     request = await BuildRequestAsync(batch, contentType, epoch, seq).ConfigureAwait(false);
@@ -541,6 +545,15 @@ public partial class IdempotentProducer
 
                     switch (response.StatusCode)
                     {
+                        case HttpStatusCode.NoContent when attemptsOfKey == 1 && !batch.IsClose:
+                            // A duplicate answer to the first attempt of this (epoch, seq): no earlier
+                            // attempt of ours can have stored it, so another instance with the same id
+                            // and epoch did — typically this producer's previous run, restarted without
+                            // a higher epoch (PROTOCOL.md §5.2.1). Treating it as success would drop
+                            // this batch silently.
+                            await HandleForeignDuplicateAsync(batch, epoch, seq).ConfigureAwait(false);
+                            continue;
+
                         case HttpStatusCode.OK or HttpStatusCode.NoContent:
                             activity?.SetTag("http.response.status_code", (int)response.StatusCode);
                             batch.NextOffset = batch.IsClose
@@ -803,6 +816,22 @@ public partial class IdempotentProducer
     /// waits until no request of the old epoch is outstanding, then claims the server's epoch + 1 and
     /// renumbers every unacknowledged batch from seq 0 (PROTOCOL.md §5.2.1 auto-claim flow).
     /// </summary>
+    private ValueTask HandleForeignDuplicateAsync(ProducerBatch batch, long sentEpoch, long seq)
+    {
+        if (!_autoClaim)
+        {
+            throw new StaleEpochException(
+                $"POST {_urlForLogs} (producer batch, epoch {sentEpoch}, seq {seq}) was answered as a duplicate although this producer never sent it: " +
+                $"another instance with producer id '{_producerId}' already used epoch {sentEpoch}. A restarted producer must use a higher ProducerOptions.Epoch, or AutoClaim; the batch was not stored.",
+                sentEpoch,
+                _stream.Url,
+                status: 204);
+        }
+
+        // The server's epoch is the one we sent (a lower one would have been answered 403): claim the next.
+        return HandleStaleEpochAsync(batch, sentEpoch, sentEpoch);
+    }
+
     private async ValueTask HandleStaleEpochAsync(ProducerBatch batch, long sentEpoch, long serverEpoch)
     {
         while (true)

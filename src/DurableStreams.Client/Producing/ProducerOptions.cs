@@ -29,6 +29,12 @@ public sealed class ProducerOptions
     /// The epoch the producer starts in (PROTOCOL.md §5.2.1): increase it each time a producer with
     /// the same id restarts, so that the server fences the previous instance. Default: 0.
     /// </summary>
+    /// <remarks>
+    /// A restarted producer that reuses the epoch of its previous run would have its first batches
+    /// answered as duplicates of the old run's. The producer detects that (a duplicate answer to a
+    /// batch it never sent before) and fails with <see cref="StaleEpochException"/> instead of
+    /// dropping them — or, with <see cref="AutoClaim"/>, claims the next epoch and resends.
+    /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative or above 2^53 − 1.</exception>
     public long Epoch
     {
@@ -45,7 +51,8 @@ public sealed class ProducerOptions
     }
 
     /// <summary>
-    /// Whether the producer, when the server says its epoch is stale (403), claims the server's
+    /// Whether the producer, when the server says its epoch is stale (403) or already used (a
+    /// duplicate answer to a batch sent for the first time), claims the server's
     /// epoch + 1 and resends what it had not yet stored, instead of failing with
     /// <see cref="StaleEpochException"/>. Meant for ephemeral producers that do not persist their
     /// epoch; it fences any other live producer with the same id. Default: <see langword="false"/>.

@@ -330,6 +330,59 @@ public sealed class IdempotentProducerTests
     }
 
     [Fact]
+    public async Task FlushAsync_DuplicateAnswerToAFirstAttempt_ThrowsInsteadOfDroppingTheBatch()
+    {
+        // A restarted producer reusing its old epoch: the server already holds (0, 0) from the old run.
+        await using var h = new ProducerHarness();
+        h.Producer.Append("7");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+
+        (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.NoContent, ("Producer-Epoch", "0"), ("Producer-Seq", "3"));
+
+        var ex = await Assert.ThrowsAsync<StaleEpochException>(() => flush);
+        Assert.Equal(0, ex.CurrentEpoch);
+        Assert.Equal(204, ex.Status);
+        Assert.Contains("higher ProducerOptions.Epoch", ex.Message, StringComparison.Ordinal);
+        Assert.Null(h.Producer.LastAcknowledgedOffset);
+    }
+
+    [Fact]
+    public async Task FlushAsync_DuplicateAnswerToAFirstAttemptWithAutoClaim_ClaimsTheNextEpochAndResends()
+    {
+        await using var h = new ProducerHarness(configure: o => { o.AutoClaim = true; o.Epoch = 4; });
+        h.Producer.Append("7");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+
+        PendingRequest first = await h.NextWithoutTimeAsync();
+        Assert.Equal((4L, 0L), (first.Epoch, first.Seq));
+        first.Respond(HttpStatusCode.NoContent, ("Producer-Epoch", "4"), ("Producer-Seq", "9"));
+
+        PendingRequest claim = await h.NextWithoutTimeAsync();
+        Assert.Equal((5L, 0L, "[7]"), (claim.Epoch, claim.Seq, claim.BodyText));
+        claim.Accept(1);
+
+        await flush;
+        Assert.Equal(5, h.Producer.Epoch);
+    }
+
+    [Fact]
+    public async Task FlushAsync_DuplicateAnswerToARetryAfterADroppedAttempt_IsSuccess()
+    {
+        await using var h = new ProducerHarness();
+        h.Producer.Append("1");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+
+        (await h.NextWithoutTimeAsync()).Drop();
+        PendingRequest retry = await h.NextAsync(); // advances fake time through the backoff
+        Assert.Equal((0L, 0L), (retry.Epoch, retry.Seq));
+        retry.Respond(HttpStatusCode.NoContent, ("Stream-Next-Offset", PendingRequest.Offset(1)), ("Producer-Epoch", "0"), ("Producer-Seq", "0"));
+
+        await flush;
+        Assert.Equal(0, h.Producer.Epoch);
+        Assert.Equal(2, h.Handler.Count);
+    }
+
+    [Fact]
     public async Task FlushAsync_StaleEpochWithAutoClaim_ClaimsServerEpochPlusOneAndResendsFromSeqZero()
     {
         await using var h = new ProducerHarness(configure: o => { o.AutoClaim = true; o.MaxBatchItems = 1; o.MaxInFlight = 3; });

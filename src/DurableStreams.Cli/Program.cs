@@ -1,0 +1,3 @@
+using DurableStreams.Cli;
+
+return await DurableStreamCli.RunAsync(args, CliConsole.FromSystemConsole()).ConfigureAwait(false);
