@@ -312,13 +312,19 @@ public partial class DurableStream
                 continue;
             }
 
-            ReadOnlySpan<byte> bytes = chunk.Data.Span;
-            char[] chars = new char[decoder.GetCharCount(bytes, flush: chunk.StreamClosed)];
-            int count = decoder.GetChars(bytes, chars, flush: chunk.StreamClosed);
-            if (count > 0)
+            ReadOnlyMemory<byte> bytes = chunk.Data;
+            bool flush = chunk.StreamClosed;
+            int count = decoder.GetCharCount(bytes.Span, flush);
+            if (count == 0)
             {
-                yield return new StreamItem<string>(new string(chars, 0, count), chunk.Checkpoint, chunk.UpToDate, chunk.StreamClosed);
+                // Only part of a character: the decoder keeps it for the next chunk.
+                decoder.GetChars(bytes.Span, [], flush);
+                continue;
             }
+
+            // Decoded straight into the string, without an intermediate char array.
+            string text = string.Create(count, (decoder, bytes, flush), static (chars, state) => state.decoder.GetChars(state.bytes.Span, chars, state.flush));
+            yield return new StreamItem<string>(text, chunk.Checkpoint, chunk.UpToDate, chunk.StreamClosed);
         }
     }
 
