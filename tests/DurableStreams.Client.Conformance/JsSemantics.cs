@@ -41,8 +41,9 @@ public static class JsSemantics
 
     public static JsonValueKind KindOf(JsonNode? node) => node is null ? JsonValueKind.Null : node.GetValueKind();
 
+    /// <summary>The number a JSON number node holds, whatever CLR type backs it.</summary>
     public static double NumberOf(JsonNode node) =>
-        node is JsonValue v && v.TryGetValue(out long l) ? l : node.GetValue<double>();
+        double.Parse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 
     /// <summary>JavaScript truthiness of a present value.</summary>
     public static bool Truthy(bool present, JsonNode? node)
