@@ -217,14 +217,14 @@ public sealed partial class CaseRunner
     {
         string payload = Has(op, "json")
             ? JsSemantics.Stringify(op["json"])
-            : ResolvedIfNonEmpty(op, "data")?.ToString() ?? "";
+            : ResolvedIfNonEmpty(op, "data") is JsonNode data && data.GetValueKind() == JsonValueKind.String ? data.GetValue<string>() : "";
         bool hasBinary = Has(op, "binaryData");
-        string data = hasBinary ? JsSemantics.ToJsString(true, op["binaryData"]) : payload;
-        bool binary = hasBinary && JsSemantics.KindOf(op["binaryData"]) == JsonValueKind.String && data.Length > 0;
+        string sent = hasBinary ? JsSemantics.ToJsString(true, op["binaryData"]) : payload;
+        bool binary = hasBinary && JsSemantics.KindOf(op["binaryData"]) == JsonValueKind.String && sent.Length > 0;
         OperationOutcome outcome = await SendAsync(Command(
             "append",
             ("path", ResolvedPath(op)),
-            ("data", JsonValue.Create(data)),
+            ("data", JsonValue.Create(sent)),
             ("binary", JsonValue.Create(binary)),
             ("seq", Opt(op, "seq")),
             ("headers", Opt(op, "headers"))));

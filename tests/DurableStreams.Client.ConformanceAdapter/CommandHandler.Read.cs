@@ -161,7 +161,12 @@ internal sealed partial class CommandHandler
         }
 
         JsonObject result = Results.Success("read");
-        result["status"] = status;
+        if (sawResponse)
+        {
+            // The status of the last response the SDK reported (ADAPTER.md §7.6.6).
+            result["status"] = status;
+        }
+
         result["chunks"] = chunks;
         result["offset"] = offset;
         result["upToDate"] = timedOut || upToDate;
