@@ -58,6 +58,8 @@ internal sealed partial class CommandHandler : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            // Diagnostics go to stderr only; the runner shows them next to the case.
+            await Console.Error.WriteLineAsync($"{type} failed: {ex.GetType().Name}: {ex.Message}");
             return Results.FromException(type, ex);
         }
         finally
