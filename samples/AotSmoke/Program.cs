@@ -21,7 +21,28 @@ if (metadata.NextOffset != appended.NextOffset)
     return 1;
 }
 
-Console.WriteLine($"AOT smoke OK: {created.Stream.Url} at {metadata.NextOffset}");
+// Produce two more events exactly once, then close the stream.
+await using (IdempotentProducer producer = created.Stream.CreateProducer("aot-smoke"))
+{
+    producer.Append(new SmokeEvent("produced", 2), SmokeJson.Default.SmokeEvent);
+    await producer.AppendAsync(new SmokeEvent("produced", 3), SmokeJson.Default.SmokeEvent);
+    await producer.CloseAsync();
+}
+
+// Read everything back, live over SSE until the close.
+var sequences = new List<int>();
+await foreach (StreamItem<SmokeEvent> item in created.Stream.ReadJsonAsync(SmokeJson.Default.SmokeEvent, new ReadOptions { Live = LiveMode.Sse }))
+{
+    sequences.Add(item.Value.Sequence);
+}
+
+if (!sequences.SequenceEqual([1, 2, 3]))
+{
+    Console.Error.WriteLine($"read back [{string.Join(',', sequences)}], expected [1,2,3]");
+    return 1;
+}
+
+Console.WriteLine($"AOT smoke OK: {created.Stream.Url} at {metadata.NextOffset}; produced and read back {sequences.Count} events");
 return 0;
 
 internal sealed record SmokeEvent(string Kind, int Sequence);

@@ -27,6 +27,12 @@ try
     AppendResult last = await stream.AppendAsync(new { Event = "user.deleted" });
 
     Console.WriteLine($"Appended 3 events to {stream.Url}; the tail is now {last.NextOffset}.");
+
+    // Read everything back: one item per JSON message, with a checkpoint to resume after it.
+    await foreach (StreamItem<UserEvent> item in stream.ReadJsonAsync<UserEvent>())
+    {
+        Console.WriteLine($"  {item.Value.Event,-14} resume from: {item.Checkpoint}");
+    }
 }
 finally
 {
@@ -35,3 +41,5 @@ finally
         await localServer.DisposeAsync();
     }
 }
+
+internal sealed record UserEvent(string Event);
