@@ -262,6 +262,8 @@ public partial class DurableStream
             yield return new StreamChunk(remaining, chunk.StartOffset, chunk.Offset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
             {
                 SkippedItems = skipped,
+                Partial = chunk.Partial,
+                ResponsePosition = chunk.ResponsePosition,
             };
         }
     }
@@ -341,6 +343,9 @@ public partial class DurableStream
             }
         }
     }
+
+    /// <summary>Remembers the content type a read learned, as <see cref="HeadAsync"/> does.</summary>
+    internal void RememberContentType(string contentType) => _contentType = contentType;
 
     private void GetJsonItems(StreamChunk chunk, List<Range> items)
     {

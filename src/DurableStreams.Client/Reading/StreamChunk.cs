@@ -5,6 +5,11 @@ namespace DurableStreams;
 /// Server-Sent Events ended by a control event, with the stream position after it.
 /// </summary>
 /// <remarks>
+/// A large response of a stream that is not JSON is handed out in parts of at most 1 MiB, so that
+/// a big catch-up never sits in memory whole; only the last part carries the response's
+/// <see cref="Offset"/>, <see cref="UpToDate"/> and <see cref="StreamClosed"/>, and the
+/// <see cref="Checkpoint"/> of every part resumes exactly after it.
+/// 
 /// A read also yields chunks with empty <see cref="Data"/> (a long-poll that timed out, an SSE
 /// keep-alive, an empty catch-up) so that callers see <see cref="UpToDate"/> and
 /// <see cref="StreamClosed"/> change. For a JSON stream (PROTOCOL.md §9.1) <see cref="Data"/> is
@@ -32,7 +37,11 @@ public sealed class StreamChunk
     /// <summary>The offset this chunk's data starts at (the offset its request asked for).</summary>
     public Offset StartOffset { get; }
 
-    /// <summary>The offset after this chunk: where the next read continues (<c>Stream-Next-Offset</c>).</summary>
+    /// <summary>
+    /// The offset after this chunk: where the next read continues (<c>Stream-Next-Offset</c>). For a
+    /// part of a large response other than the last (see remarks) it is <see cref="StartOffset"/>,
+    /// since offsets exist only at response boundaries (PROTOCOL.md §8); use <see cref="Checkpoint"/> to resume.
+    /// </summary>
     public Offset Offset { get; }
 
     /// <summary>The last non-empty <c>Stream-Cursor</c> the server sent, or <see langword="null"/>.</summary>
@@ -53,6 +62,14 @@ public sealed class StreamChunk
     /// <summary>How many leading items (JSON messages, or bytes on other streams) the SDK dropped from this chunk because a checkpoint had already processed them.</summary>
     internal long SkippedItems { get; init; }
 
+    /// <summary>Whether more parts of the same response follow (a large response split into parts).</summary>
+    internal bool Partial { get; init; }
+
+    /// <summary>For a part of a split response: how many bytes of the response came before this part's original data.</summary>
+    internal long ResponsePosition { get; init; }
+
     /// <summary>A checkpoint that resumes right after this chunk.</summary>
-    public ReadCheckpoint Checkpoint => new(Offset, 0, Cursor);
+    public ReadCheckpoint Checkpoint => Partial
+        ? new(StartOffset, ResponsePosition + SkippedItems + Data.Length, Cursor)
+        : new(Offset, 0, Cursor);
 }

@@ -1,3 +1,15 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using DurableStreams.Diagnostics.Internal;
+using DurableStreams.Errors.Internal;
+using DurableStreams.Internal;
+using DurableStreams.Protocol.Internal;
+using DurableStreams.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
 namespace DurableStreams.Reading.Internal;
 
 /// <summary>
@@ -5,24 +17,518 @@ namespace DurableStreams.Reading.Internal;
 /// reconnects and the recovery hook. Yields one <see cref="StreamChunk"/> per response or per SSE
 /// control group, empty ones included; for JSON streams the chunk's data is one JSON array (or empty).
 /// </summary>
-internal static class ReadSession
+/// <remarks>
+/// The loop is pull-based: it sends the next request only when the consumer asks for the next chunk,
+/// so it is never more than one response ahead. Every request is sent as a single attempt; the loop
+/// retries itself so that <see cref="ReadOptions.OnFailure"/> sees every failure, including failures
+/// in the middle of a response body.
+/// </remarks>
+internal sealed partial class ReadSession
 {
-    public static async IAsyncEnumerable<StreamChunk> RunAsync(
+    /// <summary>The largest part a response of a non-JSON stream is handed out in.</summary>
+    internal const int MaxPartBytes = 1024 * 1024;
+
+    /// <summary>An SSE connection that ends sooner than this without data counts as "short".</summary>
+    internal static readonly TimeSpan ShortConnection = TimeSpan.FromSeconds(1);
+
+    /// <summary>After this many short SSE connections in a row the read switches to long-poll.</summary>
+    internal const int ShortConnectionsBeforeFallback = 3;
+
+    private const string Operation = "read";
+
+    private readonly DurableStream _stream;
+    private readonly ReadOptions _options;
+    private readonly HttpTransport _transport;
+    private readonly RetryOptions _retry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _url;
+    private readonly Dictionary<string, string> _headers;
+    private Offset _offset;
+    private string? _cursor;
+    private string? _contentType;
+    private LiveMode _mode;
+    private bool _caughtUp;
+    private int _failures;
+    private int _shortConnections;
+
+    private ReadSession(DurableStream stream, ReadOptions options, Offset start, string? cursor)
+    {
+        _stream = stream;
+        _options = options;
+        _transport = stream.Client.Transport;
+        DurableStreamClientOptions clientOptions = _transport.Options;
+        _retry = options.Retry ?? clientOptions.ReadRetry;
+        _time = clientOptions.TimeProvider;
+        _logger = _transport.Logger;
+        _url = UrlUtilities.WithoutQuery(stream.Url);
+        _headers = new Dictionary<string, string>(options.Headers, StringComparer.OrdinalIgnoreCase);
+        _offset = start;
+        _cursor = string.IsNullOrEmpty(cursor) ? null : cursor;
+        _contentType = stream.ContentType;
+        _mode = options.Live;
+    }
+
+    public static IAsyncEnumerable<StreamChunk> RunAsync(
         DurableStream stream,
         ReadOptions options,
         Offset start,
         string? cursor,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        new ReadSession(stream, options, start, cursor).ReadAsync(cancellationToken);
+
+    private async IAsyncEnumerable<StreamChunk> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        _ = stream;
-        _ = options;
-        _ = start;
-        _ = cursor;
-        await Task.Yield();
-        cancellationToken.ThrowIfCancellationRequested();
-        throw new NotImplementedException("ReadSession is being written (issue 3).");
-#pragma warning disable CS0162 // Unreachable code detected
-        yield break;
-#pragma warning restore CS0162
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Fetch-then-live (PROTOCOL.md §5.6): plain catch-up GETs until a response is up to date;
+            // only then the live mode, and back to catch-up whenever a long-poll answer is not up to date.
+            IAsyncEnumerable<StreamChunk> step;
+            if (!_caughtUp || _mode == LiveMode.Off)
+            {
+                step = ReadResponseAsync(live: false, cancellationToken);
+            }
+            else
+            {
+                if (_mode == LiveMode.Auto)
+                {
+                    ResolveAuto(force: true);
+                }
+
+                step = _mode == LiveMode.Sse ? ReadSseAsync(cancellationToken) : ReadResponseAsync(live: true, cancellationToken);
+            }
+
+            await foreach (StreamChunk chunk in step.ConfigureAwait(false))
+            {
+                yield return chunk;
+                if (chunk.StreamClosed)
+                {
+                    // PROTOCOL.md §5.7: Stream-Closed is EOF in every mode; never reconnect after it.
+                    yield break;
+                }
+            }
+
+            if (_mode == LiveMode.Off && _caughtUp)
+            {
+                yield break;
+            }
+        }
     }
+
+    // ---------------------------------------------------------------- catch-up and long-poll
+
+    /// <summary>One catch-up or long-poll response (retried until it succeeds), as one or more chunks.</summary>
+    private async IAsyncEnumerable<StreamChunk> ReadResponseAsync(bool live, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Offset start = _offset;
+
+        // Bytes of this response already handed out: a retry after a failure in the middle of the
+        // body asks for the same offset again (the data there never changes) and drops them.
+        long delivered = 0;
+        while (true)
+        {
+            StreamRequest request = CreateRequest(live ? ProtocolHeaders.LongPollValue : null);
+            (HttpResponseMessage? response, ReadFailure? failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (response is null)
+            {
+                await RecoverAsync(failure!, live, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            using (response)
+            {
+                int status = (int)response.StatusCode;
+                if (status is not (200 or 204))
+                {
+                    throw Protocol($"The read answered HTTP {status}, which is not a read response");
+                }
+
+                Offset next = ResponseHeaders.RequireNextOffset(response, _stream.Url, Operation);
+                if (next.IsBeginning)
+                {
+                    throw Protocol($"The response's {ProtocolHeaders.NextOffset} is the reserved value '-1'");
+                }
+
+                string? cursor = ResponseHeaders.Get(response, ProtocolHeaders.Cursor);
+                if (!string.IsNullOrEmpty(cursor))
+                {
+                    // Known from the headers on, so that the parts of a large body carry it too.
+                    _cursor = cursor;
+                }
+
+                bool closed = ResponseHeaders.IsClosed(response);
+                bool upToDate = closed || ResponseHeaders.IsTrue(response, ProtocolHeaders.UpToDate) || status == 204;
+                LearnContentType(ResponseHeaders.ContentType(response));
+
+                if (status == 204)
+                {
+                    // PROTOCOL.md §5.7: the long-poll timed out with nothing new; caught up.
+                    Complete(next, cursor, upToDate: true);
+                    yield return new StreamChunk(ReadOnlyMemory<byte>.Empty, start, next, _cursor, true, closed, status, _contentType);
+                    yield break;
+                }
+
+                bool json = MediaTypes.IsJson(_contentType);
+                if (json)
+                {
+                    (ReadOnlyMemory<byte> body, Exception? bodyFailure) = await TryReadWholeBodyAsync(response, cancellationToken).ConfigureAwait(false);
+                    if (bodyFailure is not null)
+                    {
+                        failure = BodyFailure(bodyFailure, start);
+                    }
+                    else
+                    {
+                        ReadOnlyMemory<byte> data = ValidateJsonBody(body, start, out int messages);
+                        Complete(next, cursor, upToDate);
+                        Record(data.Length, messages);
+                        yield return new StreamChunk(data, start, next, _cursor, upToDate, closed, status, _contentType);
+                        yield break;
+                    }
+                }
+                else
+                {
+                    Stream? bodyStream = null;
+                    Exception? bodyFailure = null;
+                    try
+                    {
+                        bodyStream = await HttpTransport.ReadBodyAsync(response.Content, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
+                    {
+                        bodyFailure = ex;
+                    }
+
+                    if (bodyStream is not null)
+                    {
+                        await using (bodyStream.ConfigureAwait(false))
+                        {
+                            var parts = new BodyPartReader(bodyStream, MaxPartBytes, text: _contentType is null || MediaTypes.IsTextual(_contentType));
+                            long position = 0;
+                            byte[]? pending = null;
+                            long pendingPosition = 0;
+                            while (true)
+                            {
+                                (byte[] part, bool eof, Exception? partFailure) = await TryReadPartAsync(parts, cancellationToken).ConfigureAwait(false);
+                                if (partFailure is not null)
+                                {
+                                    bodyFailure = partFailure;
+                                    break;
+                                }
+
+                                long partPosition = position;
+                                position += part.Length;
+                                if (partPosition < delivered && part.Length > 0)
+                                {
+                                    int drop = (int)Math.Min(part.Length, delivered - partPosition);
+                                    part = part.AsSpan(drop).ToArray();
+                                    partPosition += drop;
+                                }
+
+                                if (part.Length > 0)
+                                {
+                                    if (pending is not null)
+                                    {
+                                        // More data follows: hand out the held part without the response's end state.
+                                        delivered = pendingPosition + pending.Length;
+                                        Record(pending.Length, 0);
+                                        yield return new StreamChunk(pending, start, start, _cursor, false, false, status, _contentType)
+                                        {
+                                            Partial = true,
+                                            ResponsePosition = pendingPosition,
+                                        };
+                                    }
+
+                                    pending = part;
+                                    pendingPosition = partPosition;
+                                }
+
+                                if (eof)
+                                {
+                                    break;
+                                }
+                            }
+
+                            if (bodyFailure is null)
+                            {
+                                Complete(next, cursor, upToDate);
+                                ReadOnlyMemory<byte> data = pending ?? ReadOnlyMemory<byte>.Empty;
+                                Record(data.Length, 0);
+                                yield return new StreamChunk(data, start, next, _cursor, upToDate, closed, status, _contentType)
+                                {
+                                    ResponsePosition = pendingPosition,
+                                };
+                                yield break;
+                            }
+                        }
+                    }
+
+                    failure = BodyFailure(bodyFailure!, start);
+                }
+            }
+
+            await RecoverAsync(failure!, live, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>PROTOCOL.md §9.1: the body of a JSON stream is one JSON array; no messages reads as empty data.</summary>
+    private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, Offset start, out int messages)
+    {
+        messages = 0;
+        if (body.Span.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        var items = new List<Range>();
+        try
+        {
+            JsonArrayScanner.GetItems(body.Span, items);
+        }
+        catch (JsonException ex)
+        {
+            throw Protocol($"The body of the JSON stream's response at offset {start} is not a JSON array ({ex.Message})", ex);
+        }
+
+        messages = items.Count;
+
+        // Keep the server's own bytes: re-serializing would change escaping and number formats.
+        return items.Count == 0 ? ReadOnlyMemory<byte>.Empty : body;
+    }
+
+    private static async Task<(ReadOnlyMemory<byte> Body, Exception? Failure)> TryReadWholeBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long? length = response.Content.Headers.ContentEncoding.Count == 0 ? response.Content.Headers.ContentLength : null;
+            using var buffer = new MemoryStream(length is > 0 and <= int.MaxValue ? (int)length.Value : 0);
+            Stream body = await HttpTransport.ReadBodyAsync(response.Content, cancellationToken).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                await body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+
+            // The MemoryStream's array is handed to the caller; nothing else ever touches it.
+            return (new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length), null);
+        }
+        catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
+        {
+            return (default, ex);
+        }
+    }
+
+    private static async Task<(byte[] Part, bool Eof, Exception? Failure)> TryReadPartAsync(BodyPartReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            (byte[] part, bool eof) = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            return (part, eof, null);
+        }
+        catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
+        {
+            return ([], false, ex);
+        }
+    }
+
+    // ---------------------------------------------------------------- requests, failures, state
+
+    private StreamRequest CreateRequest(string? live)
+    {
+        var request = new StreamRequest(HttpMethod.Get, _stream.Url, Operation)
+        {
+            Streaming = true,
+            Live = live is not null,
+            SingleAttempt = true,
+            ExtraQuery = _options.QueryParameters,
+        };
+
+        // Always name the offset: the live modes require it (PROTOCOL.md §5.7, §5.8), and "-1" is the start.
+        request.Query.Add(new(ProtocolHeaders.OffsetParameter, _offset.Value));
+        if (live is not null)
+        {
+            request.Query.Add(new(ProtocolHeaders.LiveParameter, live));
+            if (_cursor is not null)
+            {
+                // PROTOCOL.md §10.1: echo the last cursor so that CDNs can collapse live requests.
+                request.Query.Add(new(ProtocolHeaders.CursorParameter, _cursor));
+            }
+        }
+
+        foreach (KeyValuePair<string, string> header in _headers)
+        {
+            request.AddHeader(header.Key, header.Value);
+        }
+
+        return request;
+    }
+
+    /// <summary>Sends one attempt; an error status or a network failure comes back as a <see cref="ReadFailure"/>.</summary>
+    private async Task<(HttpResponseMessage? Response, ReadFailure? Failure)> SendAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DurableStreamException ex) when (ex.Status == 0 && ex.InnerException is not null && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, new ReadFailure(ex.InnerException, ex, 0, null));
+        }
+
+        if (response.IsSuccessStatusCode)
+        {
+            return (response, null);
+        }
+
+        using (response)
+        {
+            DurableStreamException error = await ErrorMapper.ToExceptionAsync(response, request, _time).ConfigureAwait(false);
+            return (null, new ReadFailure(error, error, (int)response.StatusCode, HttpTransport.RetryAfterOf(response, _time)));
+        }
+    }
+
+    /// <summary>
+    /// Decides what happens after a failed request: asks the hook (with the SDK's own decision), then
+    /// either throws or waits the backoff before the caller sends the request again.
+    /// </summary>
+    private async Task RecoverAsync(ReadFailure failure, bool live, CancellationToken cancellationToken)
+    {
+        _failures = _failures == int.MaxValue ? int.MaxValue : _failures + 1;
+        bool transient = failure.Status == 0 || FailureClassifier.IsTransientStatus((HttpStatusCode)failure.Status);
+        bool willRetry = transient && _failures <= _retry.MaxRetries;
+        ReadRecovery recovery = ReadRecovery.Default;
+        if (_options.OnFailure is { } hook)
+        {
+            var context = new ReadFailureContext(_stream, failure.Exception, failure.Status, _failures, _offset, willRetry);
+            recovery = await hook(context, cancellationToken).ConfigureAwait(false) ?? ReadRecovery.Default;
+        }
+
+        if (!(recovery.ShouldRetry ?? willRetry))
+        {
+            throw failure.Error;
+        }
+
+        if (recovery.Headers is { } headers)
+        {
+            foreach (KeyValuePair<string, string> header in headers)
+            {
+                _headers[header.Key] = header.Value;
+            }
+        }
+
+        TimeSpan delay = recovery.Delay ?? Backoff(_failures - 1, failure.RetryAfter);
+        if (_logger.IsEnabled(LogLevel.Warning))
+        {
+            string what = failure.Status == 0 ? failure.Exception.GetType().Name : $"HTTP {failure.Status}";
+            Log.Retrying(_logger, "GET", _url, Operation, _failures, what, delay.TotalMilliseconds);
+        }
+
+        DurableStreamsTelemetry.Retries.Add(1, new KeyValuePair<string, object?>("durable_streams.operation", Operation));
+        if (live)
+        {
+            CountReconnect(failure.Status == 0 ? "the connection failed" : $"HTTP {failure.Status}");
+        }
+
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Exponential backoff with full jitter; the server's Retry-After is the minimum.</summary>
+    private TimeSpan Backoff(int retry, TimeSpan? retryAfter)
+    {
+        TimeSpan ceiling = _retry.BackoffCeiling(Math.Max(0, retry));
+        TimeSpan delay = _retry.Jitter ? TimeSpan.FromTicks((long)(ceiling.Ticks * Random.Shared.NextDouble())) : ceiling;
+        return retryAfter is { } minimum && minimum > delay ? minimum : delay;
+    }
+
+    private void CountReconnect(string reason)
+    {
+        string mode = _mode == LiveMode.Sse ? "sse" : "long-poll";
+        DurableStreamsTelemetry.Reconnects.Add(1, new KeyValuePair<string, object?>("durable_streams.live_mode", mode));
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            Log.Reconnecting(_logger, mode, _url, _offset.Value, reason);
+        }
+    }
+
+    private ReadFailure BodyFailure(Exception exception, Offset start) =>
+        new(exception,
+            new DurableStreamException(
+                $"GET {_url} (read) failed while receiving the response for offset {start}: {exception.Message}",
+                0,
+                exception is TimeoutException ? DurableStreamErrorCodes.Timeout : DurableStreamErrorCodes.NetworkError,
+                _stream.Url,
+                exception),
+            0,
+            null);
+
+    private static bool IsBodyFailure(Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not (IOException or HttpRequestException or InvalidDataException or TimeoutException))
+        {
+            return false;
+        }
+
+        // The caller's cancellation surfaces as itself, not as a network failure.
+        cancellationToken.ThrowIfCancellationRequested();
+        return true;
+    }
+
+    /// <summary>A response succeeded: move to its next offset and remember its cursor.</summary>
+    private void Complete(Offset next, string? cursor, bool upToDate)
+    {
+        _offset = next;
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            _cursor = cursor;
+        }
+
+        _caughtUp = upToDate;
+        _failures = 0;
+    }
+
+    private void LearnContentType(string? contentType)
+    {
+        if (contentType is not null && !MediaTypes.SameMediaType(contentType, MediaTypes.EventStream))
+        {
+            _contentType = contentType;
+            _stream.RememberContentType(contentType);
+        }
+
+        ResolveAuto(force: false);
+    }
+
+    /// <summary>
+    /// Auto picks SSE for text and JSON streams (one connection, pushed data, lowest latency) and
+    /// long-poll for everything else, where SSE would carry base64 (a third more bytes).
+    /// </summary>
+    private void ResolveAuto(bool force)
+    {
+        if (_mode == LiveMode.Auto && (force || _contentType is not null))
+        {
+            _mode = MediaTypes.IsTextual(_contentType) ? LiveMode.Sse : LiveMode.LongPoll;
+        }
+    }
+
+    private static void Record(int bytes, int messages)
+    {
+        if (bytes > 0)
+        {
+            DurableStreamsTelemetry.BytesRead.Add(bytes);
+        }
+
+        if (messages > 0)
+        {
+            DurableStreamsTelemetry.MessagesRead.Add(messages);
+        }
+    }
+
+    private DurableStreamProtocolException Protocol(string what, Exception? inner = null) =>
+        new($"{what} (GET {_url}, offset {_offset}).", _stream.Url, inner);
+
+    /// <summary>A failed request: what the hook sees, what the read throws if it gives up, and the status (0 = no response).</summary>
+    private sealed record ReadFailure(Exception Exception, DurableStreamException Error, int Status, TimeSpan? RetryAfter);
 }

@@ -53,7 +53,7 @@ internal sealed class HttpTransport
         using Activity? activity = StartActivity(request);
         try
         {
-            HttpResponseMessage response = request.RetryMode == RetryMode.None
+            HttpResponseMessage response = request.RetryMode == RetryMode.None || request.SingleAttempt
                 ? await SendOnceAsync(request, cancellationToken).ConfigureAwait(false)
                 : await pipeline.ExecuteAsync(
                     static async (ctx, self) => await self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken).ConfigureAwait(false),

@@ -36,6 +36,12 @@ internal sealed class StreamRequest
     public RetryMode RetryMode { get; set; } = RetryMode.Safe;
 
     /// <summary>
+    /// Send one attempt only, even though the request is safe to repeat: the caller runs its own
+    /// retry loop (the read loop, which consults the recovery hook on every failure).
+    /// </summary>
+    public bool SingleAttempt { get; set; }
+
+    /// <summary>
     /// A read: response headers are returned before the body is read, the read retry options
     /// apply, and no per-attempt timeout cuts it when <see cref="Live"/> is set.
     /// </summary>

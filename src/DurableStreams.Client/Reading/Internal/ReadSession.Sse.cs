@@ -1,0 +1,358 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using DurableStreams.Diagnostics.Internal;
+using DurableStreams.Protocol.Internal;
+using DurableStreams.Transport.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace DurableStreams.Reading.Internal;
+
+internal sealed partial class ReadSession
+{
+    /// <summary>
+    /// One SSE connection (PROTOCOL.md §5.8): data events are buffered until their control event, and
+    /// each group becomes one chunk. Ends when the server ends the response (the caller reconnects
+    /// from the last control offset), after a failure (recovered first), or at <c>streamClosed</c>.
+    /// </summary>
+    private async IAsyncEnumerable<StreamChunk> ReadSseAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        StreamRequest request = CreateRequest(ProtocolHeaders.SseValue);
+        (HttpResponseMessage? response, ReadFailure? failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response is null)
+        {
+            await RecoverAsync(failure!, live: true, cancellationToken).ConfigureAwait(false);
+            yield break;
+        }
+
+        using (response)
+        {
+            // Checked on every (re)connect: a proxy or a misrouted request must not be parsed as events.
+            int status = (int)response.StatusCode;
+            if (status != 200)
+            {
+                throw Protocol($"The SSE read answered HTTP {status} instead of 200");
+            }
+
+            string? responseType = ResponseHeaders.ContentType(response);
+            if (!MediaTypes.SameMediaType(responseType, MediaTypes.EventStream))
+            {
+                throw Protocol($"The SSE read answered with Content-Type '{responseType}' instead of {MediaTypes.EventStream}");
+            }
+
+            bool base64 = string.Equals(ResponseHeaders.Get(response, ProtocolHeaders.SseDataEncoding)?.Trim(), "base64", StringComparison.OrdinalIgnoreCase);
+            bool json = MediaTypes.IsJson(_contentType);
+            long connected = _time.GetTimestamp();
+            bool gotData = false;
+
+            Stream? body = null;
+            Exception? bodyFailure = null;
+            try
+            {
+                body = await HttpTransport.ReadBodyAsync(response.Content, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
+            {
+                bodyFailure = ex;
+            }
+
+            if (body is not null)
+            {
+                // Bounds the bytes read without an event being dispatched, so one endless event cannot
+                // exhaust memory before its size is known; the exact per-event check is in ParseEvent.
+                long rawLimit = Math.Min(int.MaxValue, (8L * _options.MaxSseEventBytes) + (64 * 1024));
+                var limited = new SseLimitStream(body, rawLimit, () => Protocol($"An SSE event exceeds ReadOptions.MaxSseEventBytes ({_options.MaxSseEventBytes} bytes)"));
+                await using (limited.ConfigureAwait(false))
+                {
+                    SseParser<SseEvent> parser = SseParser.Create(limited, (type, data) => ParseEvent(type, data, base64, limited));
+                    IAsyncEnumerator<SseItem<SseEvent>> events = parser.EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+                    await using (events.ConfigureAwait(false))
+                    {
+                        while (true)
+                        {
+                            (List<byte[]>? data, SseControl? control, Exception? groupFailure) = await ReadGroupAsync(events, cancellationToken).ConfigureAwait(false);
+                            if (groupFailure is not null)
+                            {
+                                bodyFailure = groupFailure;
+                                break;
+                            }
+
+                            if (control is null)
+                            {
+                                // The server ended the response (PROTOCOL.md §10.2: about every 60 s).
+                                // Data events without their control event are dropped: the reconnect
+                                // from the last control offset sends them again, so nothing repeats.
+                                await OnSseEndedAsync(_time.GetElapsedTime(connected), gotData, cancellationToken).ConfigureAwait(false);
+                                yield break;
+                            }
+
+                            StreamChunk chunk = BuildGroup(data!, control, json, status);
+                            gotData |= !chunk.Data.IsEmpty;
+                            yield return chunk;
+                            if (chunk.StreamClosed)
+                            {
+                                yield break;
+                            }
+                        }
+                    }
+                }
+            }
+
+            failure = BodyFailure(bodyFailure!, _offset);
+        }
+
+        // A failure in the middle of the event stream: reconnect from the last control offset.
+        await RecoverAsync(failure, live: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task OnSseEndedAsync(TimeSpan lasted, bool gotData, CancellationToken cancellationToken)
+    {
+        bool isShort = lasted < ShortConnection && !gotData;
+        _shortConnections = isShort ? _shortConnections + 1 : 0;
+        if (_shortConnections >= ShortConnectionsBeforeFallback)
+        {
+            // Something between us and the server (typically a buffering proxy) breaks the event
+            // stream; long-poll needs only plain request/response, so the read carries on with it.
+            if (_logger.IsEnabled(LogLevel.Warning))
+            {
+                Log.SseFallbackToLongPoll(_logger, _url, _shortConnections);
+            }
+
+            _mode = LiveMode.LongPoll;
+            _shortConnections = 0;
+            return;
+        }
+
+        CountReconnect(isShort ? "the connection ended early without data" : "the server ended the event stream");
+        if (isShort)
+        {
+            // A healthy connection is resumed at once; one that keeps ending early backs off.
+            await Task.Delay(Backoff(_shortConnections - 1, null), _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads events up to and including the next control event; the data events' payloads come with it.</summary>
+    private static async Task<(List<byte[]>? Data, SseControl? Control, Exception? Failure)> ReadGroupAsync(
+        IAsyncEnumerator<SseItem<SseEvent>> events,
+        CancellationToken cancellationToken)
+    {
+        var data = new List<byte[]>();
+        try
+        {
+            while (await events.MoveNextAsync().ConfigureAwait(false))
+            {
+                SseEvent item = events.Current.Data;
+                if (item.Control is { } control)
+                {
+                    return (data, control, null);
+                }
+
+                if (item.Data is { Length: > 0 } payload)
+                {
+                    data.Add(payload);
+                }
+            }
+
+            return (data, null, null);
+        }
+        catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
+        {
+            return (null, null, ex);
+        }
+    }
+
+    /// <summary>Turns one group (data events + control event) into a chunk and moves the read position.</summary>
+    private StreamChunk BuildGroup(List<byte[]> data, SseControl control, bool json, int status)
+    {
+        Offset start = _offset;
+        ReadOnlyMemory<byte> bytes;
+        int messages = 0;
+        if (json)
+        {
+            bytes = MergeJsonEvents(data, out messages);
+        }
+        else if (data.Count == 1)
+        {
+            bytes = data[0];
+        }
+        else
+        {
+            byte[] joined = new byte[data.Sum(d => d.Length)];
+            int position = 0;
+            foreach (byte[] part in data)
+            {
+                part.CopyTo(joined, position);
+                position += part.Length;
+            }
+
+            bytes = joined;
+        }
+
+        // A closed stream at its final offset is up to date by definition (PROTOCOL.md §5.8).
+        bool upToDate = control.UpToDate || control.Closed;
+        Complete(control.NextOffset, control.Cursor, upToDate);
+        _caughtUp = true;
+        Record(bytes.Length, messages);
+        return new StreamChunk(bytes, start, control.NextOffset, _cursor, upToDate, control.Closed, status, _contentType);
+    }
+
+    /// <summary>Each data event of a JSON stream is a JSON array; the group is one array of all their items.</summary>
+    private ReadOnlyMemory<byte> MergeJsonEvents(List<byte[]> data, out int messages)
+    {
+        messages = 0;
+        var itemsPerEvent = new List<Range>[data.Count];
+        int length = 1;
+        for (int i = 0; i < data.Count; i++)
+        {
+            var items = new List<Range>();
+            try
+            {
+                JsonArrayScanner.GetItems(data[i], items);
+            }
+            catch (JsonException ex)
+            {
+                throw Protocol($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
+            }
+
+            itemsPerEvent[i] = items;
+            foreach (Range item in items)
+            {
+                length += item.GetOffsetAndLength(data[i].Length).Length + 1;
+                messages++;
+            }
+        }
+
+        if (messages == 0)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        byte[] merged = new byte[length];
+        int position = 0;
+        for (int i = 0; i < data.Count; i++)
+        {
+            foreach (Range item in itemsPerEvent[i])
+            {
+                merged[position] = position == 0 ? (byte)'[' : (byte)',';
+                position++;
+                ReadOnlySpan<byte> text = data[i].AsSpan(item);
+                text.CopyTo(merged.AsSpan(position));
+                position += text.Length;
+            }
+        }
+
+        merged[position] = (byte)']';
+        return merged;
+    }
+
+    /// <summary>The SseParser item callback: runs once per dispatched event, on the event's UTF-8 data bytes.</summary>
+    private SseEvent ParseEvent(string type, ReadOnlySpan<byte> data, bool base64, SseLimitStream limited)
+    {
+        limited.ResetCount();
+        if (data.Length > _options.MaxSseEventBytes)
+        {
+            throw Protocol($"An SSE '{type}' event of {data.Length} bytes exceeds ReadOptions.MaxSseEventBytes ({_options.MaxSseEventBytes} bytes)");
+        }
+
+        return type switch
+        {
+            "data" => new SseEvent(base64 ? DecodeBase64(data) : data.ToArray(), null),
+            "control" => new SseEvent(null, ParseControl(data)),
+
+            // PROTOCOL.md §5.8 defines only "data" and "control"; anything else is skipped.
+            _ => default,
+        };
+    }
+
+    /// <summary>
+    /// PROTOCOL.md §5.8: base64 data events may be split across lines; remove CR/LF and decode the
+    /// UTF-8 bytes straight to bytes (never through a string).
+    /// </summary>
+    private byte[] DecodeBase64(ReadOnlySpan<byte> data)
+    {
+        byte[]? rented = null;
+        Span<byte> text = data.Length <= 1024 ? stackalloc byte[data.Length] : (rented = ArrayPool<byte>.Shared.Rent(data.Length));
+        try
+        {
+            int length = 0;
+            foreach (byte b in data)
+            {
+                if (b is not ((byte)'\r' or (byte)'\n'))
+                {
+                    text[length++] = b;
+                }
+            }
+
+            if (length == 0)
+            {
+                return [];
+            }
+
+            byte[] decoded = new byte[Base64.GetMaxDecodedFromUtf8Length(length)];
+            OperationStatus result = Base64.DecodeFromUtf8(text[..length], decoded, out int consumed, out int written);
+            if (result != OperationStatus.Done || consumed != length)
+            {
+                throw Protocol($"An SSE data event is not valid base64 ({result})");
+            }
+
+            return written == decoded.Length ? decoded : decoded.AsSpan(0, written).ToArray();
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>PROTOCOL.md §5.8: a control event is a JSON object with at least <c>streamNextOffset</c>.</summary>
+    private SseControl ParseControl(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(data);
+            using JsonDocument document = JsonDocument.ParseValue(ref reader);
+            if (reader.Read())
+            {
+                throw new JsonException("Unexpected data after the JSON object.");
+            }
+
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw Protocol($"An SSE control event is a JSON {root.ValueKind}, not an object");
+            }
+
+            if (!root.TryGetProperty("streamNextOffset", out JsonElement nextElement) || nextElement.ValueKind != JsonValueKind.String)
+            {
+                throw Protocol("An SSE control event has no streamNextOffset string");
+            }
+
+            string? nextText = nextElement.GetString();
+            if (!Offset.TryParse(nextText, out Offset next) || next.IsNow || next.IsBeginning)
+            {
+                throw Protocol($"An SSE control event has the invalid streamNextOffset '{nextText}'");
+            }
+
+            string? cursor = root.TryGetProperty("streamCursor", out JsonElement cursorElement) && cursorElement.ValueKind == JsonValueKind.String
+                ? cursorElement.GetString()
+                : null;
+            bool upToDate = root.TryGetProperty("upToDate", out JsonElement upToDateElement) && upToDateElement.ValueKind == JsonValueKind.True;
+            bool closed = root.TryGetProperty("streamClosed", out JsonElement closedElement) && closedElement.ValueKind == JsonValueKind.True;
+            return new SseControl(next, cursor, upToDate, closed);
+        }
+        catch (JsonException ex)
+        {
+            string preview = data.Length == 0 ? "an empty event" : $"'{System.Text.Encoding.UTF8.GetString(data[..Math.Min(data.Length, 200)])}'";
+            throw Protocol($"An SSE control event is not valid JSON: {preview} ({ex.Message})", ex);
+        }
+    }
+
+    /// <summary>A parsed event: data bytes, a control, or neither (an event type the read ignores).</summary>
+    private readonly record struct SseEvent(byte[]? Data, SseControl? Control);
+
+    private sealed record SseControl(Offset NextOffset, string? Cursor, bool UpToDate, bool Closed);
+}

@@ -1,0 +1,208 @@
+using System.Net;
+
+namespace DurableStreams.Tests.Reading;
+
+/// <summary>The exact requests a read sends in each mode: fetch-then-live, cursor echo, parameter order, headers.</summary>
+public sealed class ReadRequestTests : IDisposable
+{
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(20));
+
+    private CancellationToken Ct => _timeout.Token;
+
+    public void Dispose() => _timeout.Dispose();
+
+    [Fact]
+    public async Task ReadAsync_Off_PagesUntilUpToDateThenEnds()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("ab", "0000_0002", upToDate: false))
+            .Then(_ => ReadScript.CatchUp("cd", "0000_0004", upToDate: true, cursor: "7"));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
+
+        Assert.Equal(["offset=-1", "offset=0000_0002"], handler.Requests.Select(r => r.Query()));
+        Assert.All(handler.Requests, r => Assert.Equal(HttpMethod.Get, r.Method));
+        Assert.Equal(["ab", "cd"], chunks.Select(c => c.Utf8()));
+        Assert.Equal([new Offset("-1"), new Offset("0000_0002")], chunks.Select(c => c.StartOffset));
+        Assert.Equal([new Offset("0000_0002"), new Offset("0000_0004")], chunks.Select(c => c.Offset));
+        Assert.Equal([false, true], chunks.Select(c => c.UpToDate));
+        Assert.Equal("7", chunks[1].Cursor);
+        Assert.All(chunks, c => Assert.Equal(200, c.Status));
+        Assert.All(chunks, c => Assert.Equal("text/plain", c.ContentType));
+    }
+
+    [Fact]
+    public async Task ReadAsync_LongPoll_FirstRequestIsCatchUpThenLongPollsEchoingTheLastCursor()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "10"))
+            .Then(_ => ReadScript.NoContent("0000_0001", cursor: "11"))
+            .Then(_ => ReadScript.CatchUp("b", "0000_0002", cursor: ""))
+            .Then(_ => ReadScript.NoContent("0000_0002", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler, o =>
+        {
+            o.DefaultQueryParameters["zeta"] = "z";
+            o.QueryParametersProvider = _ => ValueTask.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string> { ["beta"] = "b" });
+        });
+        var options = new ReadOptions { Live = LiveMode.LongPoll };
+        options.QueryParameters["alpha"] = "a";
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl).ReadAsync(options, Ct).CollectAsync(Ct);
+
+        Assert.Equal(
+            [
+                "alpha=a&beta=b&offset=-1&zeta=z",
+                "alpha=a&beta=b&cursor=10&live=long-poll&offset=0000_0001&zeta=z",
+                "alpha=a&beta=b&cursor=11&live=long-poll&offset=0000_0001&zeta=z",
+                "alpha=a&beta=b&cursor=11&live=long-poll&offset=0000_0002&zeta=z",
+            ],
+            handler.Requests.Select(r => r.Query()));
+        Assert.Equal(["a", "", "b", ""], chunks.Select(c => c.Utf8()));
+        Assert.Equal([200, 204, 200, 204], chunks.Select(c => c.Status));
+        Assert.Equal([false, false, false, true], chunks.Select(c => c.StreamClosed));
+        Assert.Equal("11", chunks[^1].Cursor);
+    }
+
+    [Fact]
+    public async Task ReadAsync_LongPollAnswerNotUpToDate_NextRequestIsCatchUp()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("", "0000_0000", cursor: "1"))
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", upToDate: false, cursor: "2"))
+            .Then(_ => ReadScript.CatchUp("b", "0000_0002", upToDate: true, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["offset=-1", "cursor=1&live=long-poll&offset=0000_0000", "offset=0000_0001"], handler.Requests.Select(r => r.Query()));
+    }
+
+    [Fact]
+    public async Task ReadAsync_Sse_FirstRequestIsCatchUpThenSseWithCursor()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "5"))
+            .Then(_ => ReadScript.Sse(ReadScript.Data("\n", "b") + ReadScript.Control("0000_0002", cursor: null, closed: true)));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Live = LiveMode.Sse, Offset = new Offset("0000_0000") }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["offset=0000_0000", "cursor=5&live=sse&offset=0000_0001"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal(["a", "b"], chunks.Select(c => c.Utf8()));
+        Assert.Equal(new Offset("0000_0001"), chunks[1].StartOffset);
+        Assert.True(chunks[1].StreamClosed);
+        Assert.True(chunks[1].UpToDate);
+        Assert.Equal("text/plain", chunks[1].ContentType);
+    }
+
+    [Theory]
+    [InlineData("text/plain; charset=utf-8", "sse")]
+    [InlineData("application/json", "sse")]
+    [InlineData("application/octet-stream", "long-poll")]
+    [InlineData("application/x-protobuf", "long-poll")]
+    public async Task ReadAsync_Auto_ChoosesByContentTypeOfTheCatchUpResponse(string contentType, string expected)
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp(contentType.StartsWith("application/json", StringComparison.Ordinal) ? "[]" : "", "0000_0000", contentType))
+            .Then(_ => expected == "sse"
+                ? ReadScript.Sse(ReadScript.Control("0000_0000", cursor: null, closed: true))
+                : ReadScript.NoContent("0000_0000", closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.Auto }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["offset=-1", $"live={expected}&offset=0000_0000"], handler.Requests.Select(r => r.Query()));
+    }
+
+    [Fact]
+    public async Task ReadAsync_OffsetNow_CatchUpFromNowThenLiveFromTheTail()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("", "0000_0042"))
+            .Then(_ => ReadScript.NoContent("0000_0042", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Offset = Offset.Now, Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["offset=now", "live=long-poll&offset=0000_0042"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal(Offset.Now, chunks[0].StartOffset);
+        Assert.True(chunks[0].Data.IsEmpty);
+    }
+
+    [Fact]
+    public async Task ReadAsync_Headers_ClientDefaultsProviderAndReadOptionsAreSentOnEveryRequest()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001"))
+            .Then(_ => ReadScript.NoContent("0000_0001", closed: true));
+        using DurableStreamClient client = TestClients.Create(handler, o =>
+        {
+            o.DefaultHeaders["X-Default"] = "d";
+            o.DefaultHeaders["X-Shared"] = "default";
+            o.HeadersProvider = _ => ValueTask.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string> { ["X-Provided"] = "p" });
+        });
+        var options = new ReadOptions { Live = LiveMode.LongPoll };
+        options.Headers["X-Shared"] = "read";
+
+        await client.GetStream(TestClients.StreamUrl).ReadAsync(options, Ct).CollectAsync(Ct);
+
+        Assert.Equal(2, handler.Requests.Count);
+        Assert.All(handler.Requests, r =>
+        {
+            Assert.Equal("d", r.Header("X-Default"));
+            Assert.Equal("p", r.Header("X-Provided"));
+            Assert.Equal("read", r.Header("X-Shared"));
+        });
+    }
+
+    [Fact]
+    public async Task ReadAsync_IsLazyAndPullBased_NoRequestBeforeMoveNextAndOneResponseAtATime()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001"))
+            .Then(_ => ReadScript.CatchUp("b", "0000_0002", cursor: "1"))
+            .Then(_ => ReadScript.CatchUp("c", "0000_0003", cursor: "2"));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        IAsyncEnumerable<StreamChunk> read = client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll }, Ct);
+        Assert.Empty(handler.Requests);
+
+        await using IAsyncEnumerator<StreamChunk> enumerator = read.GetAsyncEnumerator(Ct);
+        Assert.Empty(handler.Requests);
+        Assert.True(await enumerator.MoveNextAsync());
+        Assert.Single(handler.Requests);
+        Assert.True(await enumerator.MoveNextAsync());
+        Assert.Equal(2, handler.Requests.Count);
+        Assert.Equal("b", enumerator.Current.Utf8());
+    }
+
+    [Fact]
+    public void ReadAsync_SecondEnumeration_Throws()
+    {
+        var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp("a", "0000_0001"));
+        using DurableStreamClient client = TestClients.Create(handler);
+        IAsyncEnumerable<StreamChunk> read = client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct);
+
+        _ = read.GetAsyncEnumerator(Ct);
+
+        Assert.Throws<InvalidOperationException>(() => read.GetAsyncEnumerator(Ct));
+    }
+
+    [Fact]
+    public void ReadAsync_InvalidOptions_ThrowAtTheCallBeforeAnyRequest()
+    {
+        var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp("a", "0000_0001"));
+        using DurableStreamClient client = TestClients.Create(handler);
+        DurableStream stream = client.GetStream(TestClients.StreamUrl);
+        var badParameter = new ReadOptions();
+        badParameter.QueryParameters["offset"] = "x";
+
+        Assert.Equal("Live", Assert.Throws<ArgumentOutOfRangeException>(() => stream.ReadAsync(new ReadOptions { Live = (LiveMode)42 })).ParamName);
+        Assert.Equal("MaxSseEventBytes", Assert.Throws<ArgumentOutOfRangeException>(() => stream.ReadTextAsync(new ReadOptions { MaxSseEventBytes = 0 })).ParamName);
+        Assert.Equal("QueryParameters", Assert.Throws<ArgumentException>(() => stream.ReadBytesAsync(badParameter)).ParamName);
+        Assert.Empty(handler.Requests);
+    }
+}
