@@ -73,7 +73,7 @@ public partial class DurableStream
     [RequiresUnreferencedCode(ReflectionJsonMessage)]
     [RequiresDynamicCode(DynamicCodeJsonMessage)]
     public virtual IAsyncEnumerable<StreamItem<T>> ReadJsonAsync<T>(ReadOptions? options = null, CancellationToken cancellationToken = default) =>
-        ReadJsonAsync((JsonTypeInfo<T>)JsonOptions.GetTypeInfo(typeof(T)), options, cancellationToken);
+        ReadJsonAsync(ReflectionTypeInfo<T>(), options, cancellationToken);
 
     /// <summary>
     /// Reads the messages of a JSON stream (PROTOCOL.md §9.1), one item per message, deserialized
@@ -170,7 +170,7 @@ public partial class DurableStream
     [RequiresUnreferencedCode(ReflectionJsonMessage)]
     [RequiresDynamicCode(DynamicCodeJsonMessage)]
     public virtual Task<IReadOnlyList<T>> ReadAllJsonAsync<T>(ReadOptions? options = null, CancellationToken cancellationToken = default) =>
-        ReadAllJsonAsync((JsonTypeInfo<T>)JsonOptions.GetTypeInfo(typeof(T)), options, cancellationToken);
+        ReadAllJsonAsync(ReflectionTypeInfo<T>(), options, cancellationToken);
 
     /// <summary>Reads the messages of a JSON stream up to the tail (the first up-to-date response), with source-generated metadata.</summary>
     /// <typeparam name="T">The message type.</typeparam>
@@ -191,6 +191,23 @@ public partial class DurableStream
         }
 
         return messages;
+    }
+
+    /// <summary>
+    /// The reflection-based metadata of <typeparamref name="T"/>. Options without a resolver get the
+    /// default one first, as the serializer itself does on first use (GetTypeInfo alone would throw).
+    /// </summary>
+    [RequiresUnreferencedCode(ReflectionJsonMessage)]
+    [RequiresDynamicCode(DynamicCodeJsonMessage)]
+    private JsonTypeInfo<T> ReflectionTypeInfo<T>()
+    {
+        JsonSerializerOptions options = JsonOptions;
+        if (!options.IsReadOnly)
+        {
+            options.MakeReadOnly(populateMissingResolver: true);
+        }
+
+        return (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
     }
 
     private static ReadOptions Snapshot(ReadOptions? options)

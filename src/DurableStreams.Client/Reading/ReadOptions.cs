@@ -38,6 +38,12 @@ public sealed class ReadOptions
     /// (for example a new token after a 401) and decide to retry or fail. Returning
     /// <see cref="ReadRecovery.Default"/> keeps the SDK's own decision. Default: none.
     /// </summary>
+    /// <remarks>
+    /// "Failed" means an error status or a network failure, including one in the middle of a
+    /// response body. A response that breaks the protocol (malformed JSON, a malformed SSE control
+    /// event) is not a failed request: it fails the read with <see cref="DurableStreamProtocolException"/>
+    /// without calling the hook. The hook runs on the reading task; an exception it throws ends the read.
+    /// </remarks>
     public Func<ReadFailureContext, CancellationToken, ValueTask<ReadRecovery>>? OnFailure { get; set; }
 
     /// <summary>

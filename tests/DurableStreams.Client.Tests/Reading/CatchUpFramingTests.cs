@@ -155,6 +155,22 @@ public sealed class CatchUpFramingTests : IDisposable
         Assert.Equal(["offset=-1", "offset=-1", "offset=0000_0005"], handler.Requests.Select(r => r.Query()));
     }
 
+    [Fact]
+    public async Task ReadAllJsonAsync_ReflectionOverloadWithDefaultOrResolverlessOptions_Deserializes()
+    {
+        var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp("""[{"id":"a","n":1},{"id":"b","n":2}]""", "0000_0002", ReadScript.Json));
+        using DurableStreamClient defaults = TestClients.Create(handler);
+        using DurableStreamClient custom = TestClients.Create(handler, o => o.JsonSerializerOptions = new JsonSerializerOptions { PropertyNameCaseInsensitive = true });
+
+        IReadOnlyList<Item> fromDefaults = await defaults.GetStream(TestClients.StreamUrl).ReadAllJsonAsync<Item>(cancellationToken: Ct);
+        IReadOnlyList<Item> fromCustom = await custom.GetStream(TestClients.StreamUrl).ReadAllJsonAsync<Item>(cancellationToken: Ct);
+
+        Assert.Equal([new Item("a", 1), new Item("b", 2)], fromDefaults);
+        Assert.Equal(fromDefaults, fromCustom);
+    }
+
+    public sealed record Item(string Id, int N);
+
     [Theory]
     [InlineData("0000_0005")]
     [InlineData("0000_0005,3")]

@@ -1,0 +1,326 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Serialization;
+
+namespace DurableStreams.IntegrationTests;
+
+/// <summary>Every read mode against the real reference server: catch-up, long-poll, SSE and Auto.</summary>
+[Collection(ReferenceServerCollection.Name)]
+public sealed class ReaderTests(ReferenceServerFixture server) : IDisposable
+{
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(30));
+    private readonly DurableStreamClient _client = new(new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
+
+    private CancellationToken Ct => _timeout.Token;
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _timeout.Dispose();
+    }
+
+    public static TheoryData<LiveMode> AllModes() => new() { LiveMode.Off, LiveMode.LongPoll, LiveMode.Sse, LiveMode.Auto };
+
+    public static TheoryData<LiveMode> LiveModes() => new() { LiveMode.LongPoll, LiveMode.Sse, LiveMode.Auto };
+
+    public static TheoryData<LiveMode, string> LiveModesByType()
+    {
+        var data = new TheoryData<LiveMode, string>();
+        foreach (LiveMode mode in new[] { LiveMode.LongPoll, LiveMode.Sse, LiveMode.Auto })
+        {
+            foreach (string type in new[] { "text/plain", "application/json", "application/octet-stream" })
+            {
+                data.Add(mode, type);
+            }
+        }
+
+        return data;
+    }
+
+    private async Task<DurableStream> CreateAsync(string contentType)
+    {
+        CreateStreamResult created = await _client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl("reader"), ContentType = contentType }, Ct);
+        return created.Stream;
+    }
+
+    private static byte[] Message(string contentType, int n) =>
+        Encoding.UTF8.GetBytes(contentType == "application/json" ? $"{n}" : $"m{n:D4};");
+
+    private async Task AppendNumbersAsync(DurableStream stream, params int[] numbers)
+    {
+        // A raw append to a JSON stream is one message.
+        foreach (int n in numbers)
+        {
+            await stream.AppendAsync(Encoding.UTF8.GetBytes($"{n}"), cancellationToken: Ct);
+        }
+    }
+
+    private static string Expected(string contentType, IEnumerable<int> numbers) =>
+        contentType == "application/json"
+            ? "[" + string.Join(',', numbers) + "]"
+            : string.Concat(numbers.Select(n => $"m{n:D4};"));
+
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public async Task ReadAsync_ClosedStream_EndsInEveryModeWithAllData(LiveMode mode)
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+        await stream.AppendAsync("chunk1", cancellationToken: Ct);
+        await stream.AppendAsync("chunk2", cancellationToken: Ct);
+        await stream.CloseAsync(Ct);
+
+        List<StreamChunk> chunks = await Collect(stream.ReadAsync(new ReadOptions { Live = mode }, Ct));
+
+        Assert.Equal("chunk1chunk2", string.Concat(chunks.Select(c => Encoding.UTF8.GetString(c.Data.Span))));
+        Assert.True(chunks[^1].StreamClosed);
+        Assert.True(chunks[^1].UpToDate);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public async Task ReadAsync_FromNowOnAClosedStream_EndsAtOnceWithoutData(LiveMode mode)
+    {
+        DurableStream stream = await CreateAsync("application/json");
+        await AppendNumbersAsync(stream, 1, 2);
+        CloseResult closed = await stream.CloseAsync(Ct);
+
+        StreamChunk chunk = Assert.Single(await Collect(stream.ReadAsync(new ReadOptions { Live = mode, Offset = Offset.Now }, Ct)));
+
+        Assert.True(chunk.Data.IsEmpty);
+        Assert.True(chunk.StreamClosed);
+        Assert.Equal(closed.FinalOffset, chunk.Offset);
+    }
+
+    [Fact]
+    public async Task ReadAsync_Off_FromBeginningAndFromNow()
+    {
+        DurableStream stream = await CreateAsync("application/json");
+        await stream.AppendAsync(Encoding.UTF8.GetBytes("""{"msg":"first"}"""), cancellationToken: Ct);
+        await stream.AppendAsync(Encoding.UTF8.GetBytes("""{"msg":"second"}"""), cancellationToken: Ct);
+
+        StreamChunk all = Assert.Single(await Collect(stream.ReadAsync(cancellationToken: Ct)));
+        StreamChunk now = Assert.Single(await Collect(stream.ReadAsync(new ReadOptions { Offset = Offset.Now }, Ct)));
+
+        Assert.Equal("""[{"msg":"first"},{"msg":"second"}]""", Encoding.UTF8.GetString(all.Data.Span));
+        Assert.True(all.UpToDate);
+        Assert.False(all.StreamClosed);
+        Assert.Equal("application/json", all.ContentType);
+        Assert.True(now.Data.IsEmpty);
+        Assert.Equal(all.Offset, now.Offset);
+        Assert.Equal("""[{"msg":"first"},{"msg":"second"}]""", await stream.ReadAllTextAsync(cancellationToken: Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(LiveModesByType))]
+    public async Task ReadAsync_LiveDataArrivingWhileReading_ArrivesInOrderUntilClosed(LiveMode mode, string contentType)
+    {
+        DurableStream stream = await CreateAsync(contentType);
+        await stream.AppendAsync(Message(contentType, 0), cancellationToken: Ct);
+        var received = new List<byte[]>();
+        int appended = 1;
+
+        await foreach (StreamChunk chunk in stream.ReadAsync(new ReadOptions { Live = mode }, Ct))
+        {
+            if (!chunk.Data.IsEmpty)
+            {
+                received.Add(chunk.Data.ToArray());
+            }
+
+            if (chunk.UpToDate && !chunk.StreamClosed)
+            {
+                // Each time the reader has caught up, the writer adds more (then closes).
+                if (appended < 5)
+                {
+                    await stream.AppendAsync(Message(contentType, appended++), cancellationToken: Ct);
+                }
+                else if (appended == 5)
+                {
+                    appended++;
+                    await stream.CloseAsync(Ct);
+                }
+            }
+        }
+
+        Assert.Equal(6, appended);
+        Assert.Equal(Expected(contentType, Enumerable.Range(0, 5)), Join(contentType, received));
+    }
+
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public async Task ReadJsonAsync_FromASavedCheckpoint_ResumesRightAfterTheItem(LiveMode mode)
+    {
+        DurableStream stream = await CreateAsync("application/json");
+        await AppendNumbersAsync(stream, 1, 2, 3, 4, 5);
+        string saved = "";
+        await foreach (StreamItem<int> item in stream.ReadJsonAsync(ReaderJsonContext.Default.Int32, cancellationToken: Ct))
+        {
+            if (item.Value == 3)
+            {
+                saved = item.Checkpoint.ToString();
+                break;
+            }
+        }
+
+        await AppendNumbersAsync(stream, 6, 7);
+        await stream.CloseAsync(Ct);
+
+        var rest = new List<int>();
+        await foreach (StreamItem<int> item in stream.ReadJsonAsync(ReaderJsonContext.Default.Int32, new ReadOptions { Checkpoint = ReadCheckpoint.Parse(saved), Live = mode }, Ct))
+        {
+            rest.Add(item.Value);
+        }
+
+        Assert.Equal([4, 5, 6, 7], rest);
+    }
+
+    [Theory]
+    [MemberData(nameof(LiveModes))]
+    public async Task ReadAsync_LiveFromNow_SeesOnlyNewData(LiveMode mode)
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+        await stream.AppendAsync("old", cancellationToken: Ct);
+        var text = new StringBuilder();
+        bool appended = false;
+
+        await foreach (StreamChunk chunk in stream.ReadAsync(new ReadOptions { Live = mode, Offset = Offset.Now }, Ct))
+        {
+            text.Append(Encoding.UTF8.GetString(chunk.Data.Span));
+            if (!appended)
+            {
+                appended = true;
+                await stream.AppendAsync("new", cancellationToken: Ct);
+                await stream.CloseAsync(Ct);
+            }
+        }
+
+        Assert.Equal("new", text.ToString());
+    }
+
+    [Theory]
+    [MemberData(nameof(LiveModes))]
+    public async Task ReadAsync_OffsetAtTheTailOfAnOpenStream_WaitsForData(LiveMode mode)
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+        AppendResult first = await stream.AppendAsync("before", cancellationToken: Ct);
+        var text = new StringBuilder();
+        var chunks = 0;
+
+        await foreach (StreamChunk chunk in stream.ReadAsync(new ReadOptions { Live = mode, Offset = first.NextOffset }, Ct))
+        {
+            text.Append(Encoding.UTF8.GetString(chunk.Data.Span));
+            if (chunks++ == 0)
+            {
+                Assert.True(chunk.UpToDate);
+                Assert.True(chunk.Data.IsEmpty);
+                await stream.CloseAsync("after", cancellationToken: Ct);
+            }
+        }
+
+        Assert.Equal("after", text.ToString());
+    }
+
+    [Fact]
+    public async Task ReadAsync_BinaryOverSse_ReturnsEveryByteValueUnchanged()
+    {
+        DurableStream stream = await CreateAsync("application/octet-stream");
+        byte[] all = [.. Enumerable.Range(0, 256).Select(i => (byte)i), 0x00, 0xFF, 0xFE, 0xFD, 0xFC];
+        var received = new List<byte>();
+        bool appended = false;
+
+        // The catch-up answer is empty, so every byte arrives over SSE (base64 on the wire).
+        await foreach (StreamChunk chunk in stream.ReadAsync(new ReadOptions { Live = LiveMode.Sse }, Ct))
+        {
+            received.AddRange(chunk.Data.ToArray());
+            if (!appended)
+            {
+                appended = true;
+                await stream.AppendAsync(all[..100], cancellationToken: Ct);
+                await stream.CloseAsync(all[100..], cancellationToken: Ct);
+            }
+        }
+
+        Assert.Equal(all, received);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllModes))]
+    public async Task ReadAsync_MissingStream_ThrowsNotFoundInEveryMode(LiveMode mode)
+    {
+        DurableStream missing = _client.GetStream(server.NewStreamUrl("missing"));
+
+        await Assert.ThrowsAsync<StreamNotFoundException>(() => Collect(missing.ReadAsync(new ReadOptions { Live = mode }, Ct)));
+        await Assert.ThrowsAsync<StreamNotFoundException>(() => Collect(missing.ReadAsync(new ReadOptions { Live = mode, Offset = Offset.Now }, Ct)));
+    }
+
+    [Fact]
+    public async Task ReadAsync_MalformedOffset_ThrowsBadRequestWithInvalidOffset()
+    {
+        DurableStream stream = await CreateAsync("text/plain");
+
+        var ex = await Assert.ThrowsAsync<StreamBadRequestException>(() => Collect(stream.ReadAsync(new ReadOptions { Offset = new Offset("not-a-valid-offset") }, Ct)));
+
+        Assert.Equal(DurableStreamErrorCodes.InvalidOffset, ex.ErrorCode);
+        Assert.Equal(400, ex.Status);
+    }
+
+    [Fact]
+    public async Task ReadAsync_TenMegabyteCatchUp_ComesInBoundedPartsWithoutHoldingTheStream()
+    {
+        const int size = 10 * 1024 * 1024;
+        DurableStream stream = await CreateAsync("application/octet-stream");
+        byte[] data = new byte[size];
+        new Random(42).NextBytes(data);
+        for (int i = 0; i < 10; i++)
+        {
+            await stream.AppendAsync(data.AsMemory(i * (size / 10), size / 10), cancellationToken: Ct);
+        }
+
+        byte[] expectedHash = SHA256.HashData(data);
+        data = [];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long total = 0;
+        int largest = 0;
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        await foreach (StreamChunk chunk in stream.ReadAsync(cancellationToken: Ct))
+        {
+            hash.AppendData(chunk.Data.Span);
+            total += chunk.Data.Length;
+            largest = Math.Max(largest, chunk.Data.Length);
+        }
+
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+
+        Assert.Equal(size, total);
+        Assert.Equal(expectedHash, hash.GetHashAndReset());
+        Assert.True(largest <= 1024 * 1024, $"The largest chunk had {largest} bytes.");
+
+        // Each part is a fresh array the caller owns (about 1x the stream); holding the whole
+        // response in a growing buffer would cost 2x or more.
+        Assert.True(allocated < 1.5 * size, $"The read allocated {allocated} bytes for a {size}-byte stream.");
+    }
+
+    private static string Join(string contentType, List<byte[]> chunks)
+    {
+        if (contentType != "application/json")
+        {
+            return string.Concat(chunks.Select(c => Encoding.UTF8.GetString(c)));
+        }
+
+        // Each JSON chunk is one array; join their items.
+        return "[" + string.Join(',', chunks.Select(c => Encoding.UTF8.GetString(c)[1..^1])) + "]";
+    }
+
+    private async Task<List<StreamChunk>> Collect(IAsyncEnumerable<StreamChunk> read)
+    {
+        var chunks = new List<StreamChunk>();
+        await foreach (StreamChunk chunk in read.WithCancellation(Ct))
+        {
+            chunks.Add(chunk);
+        }
+
+        return chunks;
+    }
+}
+
+[JsonSerializable(typeof(int))]
+internal sealed partial class ReaderJsonContext : JsonSerializerContext;
