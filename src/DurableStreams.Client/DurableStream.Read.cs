@@ -346,6 +346,9 @@ public partial class DurableStream
 
                 for (int i = 0; i < values.Count; i++)
                 {
+                    // A cancelled read stops between messages too, not only between responses.
+                    callToken.ThrowIfCancellationRequested();
+                    enumeratorToken.ThrowIfCancellationRequested();
                     bool last = i == values.Count - 1;
                     ReadCheckpoint checkpoint = last
                         ? chunk.Checkpoint

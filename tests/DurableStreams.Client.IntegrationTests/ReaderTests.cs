@@ -1,12 +1,13 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
+using Xunit.Abstractions;
 
 namespace DurableStreams.IntegrationTests;
 
 /// <summary>Every read mode against the real reference server: catch-up, long-poll, SSE and Auto.</summary>
 [Collection(ReferenceServerCollection.Name)]
-public sealed class ReaderTests(ReferenceServerFixture server) : IDisposable
+public sealed class ReaderTests(ReferenceServerFixture server, ITestOutputHelper output) : IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(30));
     private readonly DurableStreamClient _client = new(new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
@@ -289,6 +290,7 @@ public sealed class ReaderTests(ReferenceServerFixture server) : IDisposable
         }
 
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        output.WriteLine($"Read {total} bytes in parts of at most {largest} bytes, allocating {allocated} bytes.");
 
         Assert.Equal(size, total);
         Assert.Equal(expectedHash, hash.GetHashAndReset());
