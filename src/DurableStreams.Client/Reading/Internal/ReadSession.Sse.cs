@@ -12,6 +12,9 @@ namespace DurableStreams.Reading.Internal;
 
 internal sealed partial class ReadSession
 {
+    /// <summary>Item ranges of a single-event JSON group, reused from group to group.</summary>
+    private readonly List<Range> _jsonItems = [];
+
     /// <summary>
     /// One SSE connection (PROTOCOL.md §5.8): data events are buffered until their control event, and
     /// each group becomes one chunk. Ends when the server ends the response (the caller reconnects
@@ -70,9 +73,12 @@ internal sealed partial class ReadSession
                     IAsyncEnumerator<SseItem<SseEvent>> events = parser.EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
                     await using (events.ConfigureAwait(false))
                     {
+                        // One list for the connection: a group's payloads are handed on (or copied) by
+                        // BuildGroup before the next group is read.
+                        var data = new List<byte[]>();
                         while (true)
                         {
-                            (List<byte[]>? data, SseControl? control, Exception? groupFailure) = await ReadGroupAsync(events, cancellationToken).ConfigureAwait(false);
+                            (SseControl? control, Exception? groupFailure) = await ReadGroupAsync(events, data, cancellationToken).ConfigureAwait(false);
                             if (groupFailure is not null)
                             {
                                 bodyFailure = groupFailure;
@@ -88,7 +94,7 @@ internal sealed partial class ReadSession
                                 yield break;
                             }
 
-                            StreamChunk chunk = BuildGroup(data!, control, json, status);
+                            StreamChunk chunk = BuildGroup(data, control.Value, json, status);
                             gotData |= !chunk.Data.IsEmpty;
                             yield return chunk;
                             if (chunk.StreamClosed)
@@ -133,12 +139,17 @@ internal sealed partial class ReadSession
         }
     }
 
-    /// <summary>Reads events up to and including the next control event; the data events' payloads come with it.</summary>
-    private static async Task<(List<byte[]>? Data, SseControl? Control, Exception? Failure)> ReadGroupAsync(
+    /// <summary>
+    /// Reads events up to and including the next control event, collecting the data events' payloads
+    /// into <paramref name="data"/> (cleared first). A ValueTask: most groups complete synchronously
+    /// from buffered bytes, and then nothing is allocated for the call.
+    /// </summary>
+    private static async ValueTask<(SseControl? Control, Exception? Failure)> ReadGroupAsync(
         IAsyncEnumerator<SseItem<SseEvent>> events,
+        List<byte[]> data,
         CancellationToken cancellationToken)
     {
-        var data = new List<byte[]>();
+        data.Clear();
         try
         {
             while (await events.MoveNextAsync().ConfigureAwait(false))
@@ -146,7 +157,7 @@ internal sealed partial class ReadSession
                 SseEvent item = events.Current.Data;
                 if (item.Control is { } control)
                 {
-                    return (data, control, null);
+                    return (control, null);
                 }
 
                 if (item.Data is { Length: > 0 } payload)
@@ -155,11 +166,11 @@ internal sealed partial class ReadSession
                 }
             }
 
-            return (data, null, null);
+            return (null, null);
         }
         catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
         {
-            return (null, null, ex);
+            return (null, ex);
         }
     }
 
@@ -202,6 +213,23 @@ internal sealed partial class ReadSession
     private ReadOnlyMemory<byte> MergeJsonEvents(List<byte[]> data, out int messages)
     {
         messages = 0;
+        if (data.Count == 1)
+        {
+            // The common live case (one append per group): the event's own bytes are the array.
+            _jsonItems.Clear();
+            try
+            {
+                JsonArrayScanner.GetItems(data[0], _jsonItems);
+            }
+            catch (JsonException ex)
+            {
+                throw Protocol($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
+            }
+
+            messages = _jsonItems.Count;
+            return messages == 0 ? ReadOnlyMemory<byte>.Empty : data[0];
+        }
+
         var itemsPerEvent = new List<Range>[data.Count];
         int length = 1;
         for (int i = 0; i < data.Count; i++)
@@ -290,7 +318,10 @@ internal sealed partial class ReadSession
                 return [];
             }
 
-            byte[] decoded = new byte[Base64.GetMaxDecodedFromUtf8Length(length)];
+            // The exact size when the text is well-formed (length a multiple of 4), so the decoded
+            // array is the chunk's own without a trimming copy; malformed text fails below either way.
+            int padding = text[length - 1] != (byte)'=' ? 0 : length > 1 && text[length - 2] == (byte)'=' ? 2 : 1;
+            byte[] decoded = new byte[length % 4 == 0 ? (length / 4 * 3) - padding : Base64.GetMaxDecodedFromUtf8Length(length)];
             OperationStatus result = Base64.DecodeFromUtf8(text[..length], decoded, out int consumed, out int written);
             if (result != OperationStatus.Done || consumed != length)
             {
@@ -308,51 +339,109 @@ internal sealed partial class ReadSession
         }
     }
 
-    /// <summary>PROTOCOL.md §5.8: a control event is a JSON object with at least <c>streamNextOffset</c>.</summary>
+    /// <summary>
+    /// PROTOCOL.md §5.8: a control event is a JSON object with at least <c>streamNextOffset</c>.
+    /// Read with <see cref="Utf8JsonReader"/> alone (no JsonDocument), and an unchanged cursor reuses
+    /// the previous string, so a control event allocates only its offset.
+    /// </summary>
     private SseControl ParseControl(ReadOnlySpan<byte> data)
     {
+        JsonTokenType rootToken;
+        string? nextText = null;
+        bool nextIsString = false;
+        string? cursor = null;
+        bool upToDate = false;
+        bool closed = false;
         try
         {
             var reader = new Utf8JsonReader(data);
-            using JsonDocument document = JsonDocument.ParseValue(ref reader);
+            if (!reader.Read())
+            {
+                throw new JsonException("The control event is empty.");
+            }
+
+            rootToken = reader.TokenType;
+            if (rootToken != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+            }
+            else
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("streamNextOffset"u8))
+                    {
+                        reader.Read();
+                        nextIsString = reader.TokenType == JsonTokenType.String;
+                        nextText = nextIsString ? reader.GetString() : null;
+                    }
+                    else if (reader.ValueTextEquals("streamCursor"u8))
+                    {
+                        reader.Read();
+                        cursor = reader.TokenType != JsonTokenType.String ? null
+                            : _cursor is not null && reader.ValueTextEquals(_cursor) ? _cursor
+                            : reader.GetString();
+                    }
+                    else if (reader.ValueTextEquals("upToDate"u8))
+                    {
+                        reader.Read();
+                        upToDate = reader.TokenType == JsonTokenType.True;
+                    }
+                    else if (reader.ValueTextEquals("streamClosed"u8))
+                    {
+                        reader.Read();
+                        closed = reader.TokenType == JsonTokenType.True;
+                    }
+                    else
+                    {
+                        reader.Read();
+                    }
+
+                    reader.Skip();
+                }
+            }
+
             if (reader.Read())
             {
-                throw new JsonException("Unexpected data after the JSON object.");
+                throw new JsonException("Unexpected data after the JSON value.");
             }
-
-            JsonElement root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw Protocol($"An SSE control event is a JSON {root.ValueKind}, not an object");
-            }
-
-            if (!root.TryGetProperty("streamNextOffset", out JsonElement nextElement) || nextElement.ValueKind != JsonValueKind.String)
-            {
-                throw Protocol("An SSE control event has no streamNextOffset string");
-            }
-
-            string? nextText = nextElement.GetString();
-            if (!Offset.TryParse(nextText, out Offset next) || next.IsNow || next.IsBeginning)
-            {
-                throw Protocol($"An SSE control event has the invalid streamNextOffset '{nextText}'");
-            }
-
-            string? cursor = root.TryGetProperty("streamCursor", out JsonElement cursorElement) && cursorElement.ValueKind == JsonValueKind.String
-                ? cursorElement.GetString()
-                : null;
-            bool upToDate = root.TryGetProperty("upToDate", out JsonElement upToDateElement) && upToDateElement.ValueKind == JsonValueKind.True;
-            bool closed = root.TryGetProperty("streamClosed", out JsonElement closedElement) && closedElement.ValueKind == JsonValueKind.True;
-            return new SseControl(next, cursor, upToDate, closed);
         }
         catch (JsonException ex)
         {
             string preview = data.Length == 0 ? "an empty event" : $"'{System.Text.Encoding.UTF8.GetString(data[..Math.Min(data.Length, 200)])}'";
             throw Protocol($"An SSE control event is not valid JSON: {preview} ({ex.Message})", ex);
         }
+
+        if (rootToken != JsonTokenType.StartObject)
+        {
+            throw Protocol($"An SSE control event is a JSON {KindOf(rootToken)}, not an object");
+        }
+
+        if (!nextIsString)
+        {
+            throw Protocol("An SSE control event has no streamNextOffset string");
+        }
+
+        if (!Offset.TryParse(nextText, out Offset next) || next.IsNow || next.IsBeginning)
+        {
+            throw Protocol($"An SSE control event has the invalid streamNextOffset '{nextText}'");
+        }
+
+        return new SseControl(next, cursor, upToDate, closed);
     }
+
+    private static string KindOf(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartArray => "Array",
+        JsonTokenType.String => "String",
+        JsonTokenType.Number => "Number",
+        JsonTokenType.True => "True",
+        JsonTokenType.False => "False",
+        _ => "Null",
+    };
 
     /// <summary>A parsed event: data bytes, a control, or neither (an event type the read ignores).</summary>
     private readonly record struct SseEvent(byte[]? Data, SseControl? Control);
 
-    private sealed record SseControl(Offset NextOffset, string? Cursor, bool UpToDate, bool Closed);
+    private readonly record struct SseControl(Offset NextOffset, string? Cursor, bool UpToDate, bool Closed);
 }
