@@ -17,11 +17,10 @@ public sealed class TelemetryTests : IDisposable
 
     public void Dispose() => _timeout.Dispose();
 
-    [Fact]
-    public async Task AppendAsync_WithRetry_EmitsOneSpanWithUrlBytesStatusAndRetryCount()
+    /// <summary>Collects the SDK's finished spans whose URL is this test's stream.</summary>
+    private ActivityListener ListenToSpansOfThisStream(List<Activity> spans)
     {
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
+        var listener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == DurableStreamsTelemetry.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
@@ -37,6 +36,14 @@ public sealed class TelemetryTests : IDisposable
             },
         };
         ActivitySource.AddActivityListener(listener);
+        return listener;
+    }
+
+    [Fact]
+    public async Task AppendAsync_WithRetry_EmitsOneSpanWithUrlBytesStatusAndRetryCount()
+    {
+        var spans = new List<Activity>();
+        using ActivityListener listener = ListenToSpansOfThisStream(spans);
         var handler = new RecordingHandler().ThenRespond(HttpStatusCode.ServiceUnavailable).Then(_ => RecordingHandler.Ok());
         using DurableStreamClient client = TestClients.Create(handler);
 
@@ -56,22 +63,7 @@ public sealed class TelemetryTests : IDisposable
     public async Task HeadAsync_Failure_MarksTheSpanAsError()
     {
         var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == DurableStreamsTelemetry.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (Equals(activity.GetTagItem("url.full"), _url))
-                {
-                    lock (spans)
-                    {
-                        spans.Add(activity);
-                    }
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using ActivityListener listener = ListenToSpansOfThisStream(spans);
         var handler = new RecordingHandler().ThenThrow(() => new HttpRequestException("boom", new IOException("reset")));
         using DurableStreamClient client = TestClients.Create(handler, o => o.Retry = TestClients.FastRetry(maxRetries: 1));
 
@@ -156,22 +148,7 @@ public sealed class TelemetryTests : IDisposable
     public async Task Producer_Batch_EmitsOneSpanAndBatchMetrics()
     {
         var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == DurableStreamsTelemetry.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (Equals(activity.GetTagItem("url.full"), _url))
-                {
-                    lock (spans)
-                    {
-                        spans.Add(activity);
-                    }
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using ActivityListener listener = ListenToSpansOfThisStream(spans);
         var measurements = new List<(string Instrument, long Value)>();
         using var meters = new MeterListener
         {
