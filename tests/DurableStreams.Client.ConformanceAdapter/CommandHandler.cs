@@ -145,27 +145,25 @@ internal sealed partial class CommandHandler : IAsyncDisposable
         return result;
     }
 
-    private async Task<JsonObject> ConnectAsync(JsonObject command, CancellationToken cancellationToken)
+    private async Task<JsonObject> ConnectAsync(JsonObject command, CancellationToken cancellationToken) =>
+        (await HeadResultAsync("connect", command, cancellationToken)).Result;
+
+    /// <summary>A HEAD of the command's stream (remembering its content type) and the common result fields.</summary>
+    private async Task<(JsonObject Result, StreamMetadata Metadata)> HeadResultAsync(string type, JsonObject command, CancellationToken cancellationToken)
     {
         string path = Required(command, "path");
         _commandHeaders = HeadersOf(command);
         StreamMetadata metadata = await Client.GetStream(UrlOf(path)).HeadAsync(cancellationToken);
         Remember(path, metadata.ContentType);
-        JsonObject result = Results.Success("connect");
+        JsonObject result = Results.Success(type);
         result["status"] = 200;
         result["offset"] = metadata.NextOffset.Value;
-        return result;
+        return (result, metadata);
     }
 
     private async Task<JsonObject> HeadAsync(JsonObject command, CancellationToken cancellationToken)
     {
-        string path = Required(command, "path");
-        _commandHeaders = HeadersOf(command);
-        StreamMetadata metadata = await Client.GetStream(UrlOf(path)).HeadAsync(cancellationToken);
-        Remember(path, metadata.ContentType);
-        JsonObject result = Results.Success("head");
-        result["status"] = 200;
-        result["offset"] = metadata.NextOffset.Value;
+        (JsonObject result, StreamMetadata metadata) = await HeadResultAsync("head", command, cancellationToken);
         if (metadata.ContentType is { } contentType)
         {
             result["contentType"] = contentType;
