@@ -73,6 +73,56 @@ public sealed class RetryTests : IDisposable
         Assert.Contains("POST " + TestClients.StreamUrl, ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("999999")]       // 11.5 days
+    [InlineData("2147483647")]   // 68 years
+    public async Task AppendAsync_RetryAfterBeyondMaxRetryAfter_FailsAtOnceCarryingIt(string seconds)
+    {
+        var handler = new RecordingHandler().ThenRespond(HttpStatusCode.ServiceUnavailable, r => r.Headers.TryAddWithoutValidation("Retry-After", seconds));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        var ex = await Assert.ThrowsAsync<DurableStreamException>(() => client.GetStream(TestClients.StreamUrl, "text/plain").AppendAsync("x", cancellationToken: Ct));
+
+        Assert.Single(handler.Requests);
+        Assert.Equal(503, ex.Status);
+        Assert.Equal(TimeSpan.FromSeconds(long.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture)), ex.RetryAfter);
+    }
+
+    [Fact]
+    public async Task AppendAsync_RetryAfterWithinMaxRetryAfter_IsWaitedFor()
+    {
+        var handler = new RecordingHandler()
+            .ThenRespond(HttpStatusCode.ServiceUnavailable, r => r.Headers.TryAddWithoutValidation("Retry-After", "1"))
+            .Then(_ => RecordingHandler.Ok());
+        using DurableStreamClient client = TestClients.Create(handler, o => o.Retry.MaxRetryAfter = TimeSpan.FromSeconds(1));
+
+        await client.GetStream(TestClients.StreamUrl, "text/plain").AppendAsync("x", cancellationToken: Ct);
+
+        Assert.Equal(2, handler.Requests.Count);
+    }
+
+    [Fact]
+    public async Task ReadAsync_RetryAfterBeyondMaxRetryAfter_FailsAtOnceCarryingIt()
+    {
+        var handler = new RecordingHandler().ThenRespond(HttpStatusCode.ServiceUnavailable, r => r.Headers.TryAddWithoutValidation("Retry-After", "999999"));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        var ex = await Assert.ThrowsAsync<DurableStreamException>(() => client.GetStream(TestClients.StreamUrl, "text/plain").ReadAllBytesAsync(cancellationToken: Ct));
+
+        Assert.Single(handler.Requests);
+        Assert.Equal(TimeSpan.FromSeconds(999999), ex.RetryAfter);
+    }
+
+    [Fact]
+    public void MaxRetryAfter_DefaultsToOneMinuteAndRejectsZero()
+    {
+        var options = new RetryOptions();
+
+        Assert.Equal(TimeSpan.FromMinutes(1), options.MaxRetryAfter);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => options.MaxRetryAfter = TimeSpan.Zero);
+        Assert.Equal(nameof(RetryOptions.MaxRetryAfter), ex.ParamName);
+    }
+
     [Fact]
     public async Task Retry_DiscardedResponses_AreDisposedSoTheirConnectionsAreFreed()
     {

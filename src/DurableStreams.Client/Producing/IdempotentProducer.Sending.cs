@@ -529,17 +529,19 @@ public partial class IdempotentProducer
                     {
                         // PROTOCOL.md §5.2.1: the server deduplicates (epoch, seq), so resending the
                         // same batch after a lost response or a refusal is safe.
-                        if (retries >= _retry.MaxRetries)
+                        TimeSpan? delay = retries < _retry.MaxRetries ? BackoffFor(retries, response) : null;
+                        if (delay is null)
                         {
+                            // Out of retries, or the server asked for a longer wait than
+                            // RetryOptions.MaxRetryAfter: the answer's exception carries its Retry-After.
                             throw networkFailure is not null
                                 ? RetriesExhausted(request!, epoch, seq, retries, networkFailure)
                                 : await ErrorMapper.ToExceptionAsync(response!, request!, _time).ConfigureAwait(false);
                         }
 
-                        TimeSpan delay = BackoffFor(retries, response);
                         retries++;
-                        ProducerLog.Retrying(_logger, _urlForLogs, epoch, seq, networkFailure?.GetType().Name ?? $"HTTP {(int)response!.StatusCode}", delay.TotalMilliseconds, retries, _retry.MaxRetries);
-                        await Task.Delay(delay, _time, _stop.Token).ConfigureAwait(false);
+                        ProducerLog.Retrying(_logger, _urlForLogs, epoch, seq, networkFailure?.GetType().Name ?? $"HTTP {(int)response!.StatusCode}", delay.Value.TotalMilliseconds, retries, _retry.MaxRetries);
+                        await Task.Delay(delay.Value, _time, _stop.Token).ConfigureAwait(false);
                         continue;
                     }
 
@@ -748,17 +750,8 @@ public partial class IdempotentProducer
         return request;
     }
 
-    private TimeSpan BackoffFor(int retry, HttpResponseMessage? response)
-    {
-        TimeSpan ceiling = _retry.BackoffCeiling(retry);
-        TimeSpan delay = _retry.Jitter ? TimeSpan.FromTicks((long)(ceiling.Ticks * Random.Shared.NextDouble())) : ceiling;
-        if (response is not null && HttpTransport.RetryAfterOf(response, _time) is { } retryAfter && retryAfter > delay)
-        {
-            delay = retryAfter;
-        }
-
-        return delay;
-    }
+    private TimeSpan? BackoffFor(int retry, HttpResponseMessage? response) =>
+        Backoff.Delay(_retry, retry, response is null ? null : HttpTransport.RetryAfterOf(response, _time));
 
     private DurableStreamException RetriesExhausted(StreamRequest request, long epoch, long seq, int retries, Exception failure) =>
         new(

@@ -17,6 +17,7 @@ public sealed class RetryOptions
     private TimeSpan _initialDelay = TimeSpan.FromMilliseconds(100);
     private TimeSpan _maxDelay = TimeSpan.FromSeconds(10);
     private double _multiplier = 2.0;
+    private TimeSpan _maxRetryAfter = TimeSpan.FromMinutes(1);
 
     /// <summary>Creates options with the defaults.</summary>
     public RetryOptions()
@@ -114,6 +115,27 @@ public sealed class RetryOptions
     /// </summary>
     public bool Jitter { get; set; } = true;
 
+    /// <summary>
+    /// The longest <c>Retry-After</c> the SDK waits for. When a 429 or 5xx answer asks for a longer
+    /// wait, the request is not retried: the answer's exception is thrown at once and carries the
+    /// server's value in <see cref="DurableStreamException.RetryAfter"/>, so the caller decides.
+    /// Applies to control operations, reads and producers alike. Default: 1 minute.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public TimeSpan MaxRetryAfter
+    {
+        get => _maxRetryAfter;
+        set
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxRetryAfter), value, "MaxRetryAfter must be > 0.");
+            }
+
+            _maxRetryAfter = value;
+        }
+    }
+
     /// <summary>Checks the values together.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><see cref="MaxDelay"/> is below <see cref="InitialDelay"/>.</exception>
     public void Validate()
@@ -132,6 +154,7 @@ public sealed class RetryOptions
         _initialDelay = _initialDelay,
         _maxDelay = _maxDelay,
         _multiplier = _multiplier,
+        _maxRetryAfter = _maxRetryAfter,
         Jitter = Jitter,
     };
 

@@ -709,6 +709,22 @@ public sealed class IdempotentProducerTests
     }
 
     [Fact]
+    public async Task Flush_RetryAfterBeyondMaxRetryAfter_FailsAtOnceCarryingIt()
+    {
+        await using var h = new ProducerHarness();
+        h.Producer.Append("1");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+
+        PendingRequest first = await h.NextWithoutTimeAsync();
+        first.Respond(HttpStatusCode.ServiceUnavailable, ("Retry-After", "999999"));
+
+        var ex = await Assert.ThrowsAnyAsync<DurableStreamException>(() => flush);
+        Assert.Equal(503, ex.Status);
+        Assert.Equal(TimeSpan.FromSeconds(999999), ex.RetryAfter);
+        Assert.Equal(1, h.Handler.Count);
+    }
+
+    [Fact]
     public async Task Append_HeadersAndProvider_AreSentOnEveryAttempt()
     {
         int calls = 0;

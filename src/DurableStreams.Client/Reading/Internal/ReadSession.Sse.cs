@@ -135,7 +135,7 @@ internal sealed partial class ReadSession
         if (isShort)
         {
             // A healthy connection is resumed at once; one that keeps ending early backs off.
-            await Task.Delay(Backoff(_shortConnections - 1, null), _time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(Backoff.Delay(_retry, _shortConnections - 1, null)!.Value, _time, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -396,7 +396,7 @@ internal sealed partial class ReadSession
     {
         _failures = _failures == int.MaxValue ? int.MaxValue : _failures + 1;
         bool transient = failure.Status == 0 || FailureClassifier.IsTransientStatus((HttpStatusCode)failure.Status);
-        bool willRetry = transient && _failures <= _retry.MaxRetries;
+        bool willRetry = transient && _failures <= _retry.MaxRetries && Backoff.Allows(_retry, failure.RetryAfter);
         ReadRecovery recovery = ReadRecovery.Default;
         if (_options.OnFailure is { } hook)
         {
@@ -417,7 +417,8 @@ internal sealed partial class ReadSession
             }
         }
 
-        TimeSpan delay = recovery.Delay ?? Backoff(_failures - 1, failure.RetryAfter);
+        // A Retry-After beyond MaxRetryAfter that the hook chose to retry anyway waits the cap.
+        TimeSpan delay = recovery.Delay ?? Backoff.Delay(_retry, _failures - 1, failure.RetryAfter) ?? _retry.MaxRetryAfter;
         if (_logger.IsEnabled(LogLevel.Warning))
         {
             string what = failure.Status == 0 ? failure.Exception.GetType().Name : $"HTTP {failure.Status}";
@@ -434,14 +435,6 @@ internal sealed partial class ReadSession
         {
             await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>Exponential backoff with full jitter; the server's Retry-After is the minimum.</summary>
-    private TimeSpan Backoff(int retry, TimeSpan? retryAfter)
-    {
-        TimeSpan ceiling = _retry.BackoffCeiling(Math.Max(0, retry));
-        TimeSpan delay = _retry.Jitter ? TimeSpan.FromTicks((long)(ceiling.Ticks * Random.Shared.NextDouble())) : ceiling;
-        return retryAfter is { } minimum && minimum > delay ? minimum : delay;
     }
 
     private void CountReconnect(string reason)

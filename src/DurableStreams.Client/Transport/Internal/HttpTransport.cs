@@ -291,12 +291,16 @@ internal sealed class HttpTransport
         return builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
         {
             MaxRetryAttempts = copy.MaxRetries,
-            ShouldHandle = static args =>
+            ShouldHandle = args =>
             {
                 StreamRequest request = args.Context.Properties.GetValue(RequestKey, null!);
                 if (args.Outcome.Result is { } response)
                 {
-                    return ValueTask.FromResult(FailureClassifier.IsTransientStatus(response.StatusCode));
+                    // A Retry-After beyond RetryOptions.MaxRetryAfter is not waited for: the answer is
+                    // returned and becomes an exception carrying the server's value.
+                    return ValueTask.FromResult(
+                        FailureClassifier.IsTransientStatus(response.StatusCode) &&
+                        Backoff.Allows(copy, RetryAfterOf(response, timeProvider)));
                 }
 
                 Exception? exception = args.Outcome.Exception;
@@ -309,14 +313,8 @@ internal sealed class HttpTransport
             },
             DelayGenerator = args =>
             {
-                TimeSpan ceiling = copy.BackoffCeiling(args.AttemptNumber);
-                TimeSpan delay = copy.Jitter ? TimeSpan.FromTicks((long)(ceiling.Ticks * Random.Shared.NextDouble())) : ceiling;
-                if (args.Outcome.Result is { } response && RetryAfterOf(response, timeProvider) is { } retryAfter && retryAfter > delay)
-                {
-                    delay = retryAfter;
-                }
-
-                return ValueTask.FromResult<TimeSpan?>(delay);
+                TimeSpan? retryAfter = args.Outcome.Result is { } response ? RetryAfterOf(response, timeProvider) : null;
+                return ValueTask.FromResult(Backoff.Delay(copy, args.AttemptNumber, retryAfter));
             },
             OnRetry = args =>
             {
