@@ -247,10 +247,33 @@ public partial class DurableStream
     /// <exception cref="StreamNotFoundException">The stream does not exist.</exception>
     /// <exception cref="StreamGoneException">The stream was deleted while forks still reference it.</exception>
     /// <exception cref="DurableStreamException">The server refused or could not be reached.</exception>
-    public virtual async Task<StreamMetadata> HeadAsync(CancellationToken cancellationToken = default)
+    public virtual async Task<StreamMetadata> HeadAsync(CancellationToken cancellationToken = default) =>
+        (await HeadCoreAsync(missingIsNull: false, cancellationToken).ConfigureAwait(false))!;
+
+    /// <summary>
+    /// Whether the stream exists, with one <c>HEAD</c> (PROTOCOL.md §5.5), without an exception for
+    /// the answer "no". Remembers the content type like <see cref="HeadAsync"/>.
+    /// </summary>
+    /// <remarks>
+    /// 404 (never created, deleted or expired) and 410 (soft-deleted while forks reference it) both
+    /// answer <see langword="false"/>. A closed stream exists. Other failures still throw: "the
+    /// server could not be reached" is not "the stream does not exist".
+    /// </remarks>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns><see langword="true"/> when the server answered 200.</returns>
+    /// <exception cref="DurableStreamException">The server refused (other than 404/410) or could not be reached.</exception>
+    public virtual async Task<bool> ExistsAsync(CancellationToken cancellationToken = default) =>
+        await HeadCoreAsync(missingIsNull: true, cancellationToken).ConfigureAwait(false) is not null;
+
+    private async Task<StreamMetadata?> HeadCoreAsync(bool missingIsNull, CancellationToken cancellationToken)
     {
-        var request = new StreamRequest(HttpMethod.Head, Url, "head");
+        var request = new StreamRequest(HttpMethod.Head, Url, missingIsNull ? "exists" : "head");
         using HttpResponseMessage response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (missingIsNull && response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
+        {
+            return null;
+        }
+
         if (response.StatusCode != HttpStatusCode.OK)
         {
             throw await UnexpectedAsync(response, request).ConfigureAwait(false);
