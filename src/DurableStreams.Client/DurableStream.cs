@@ -93,16 +93,16 @@ public partial class DurableStream
     /// <exception cref="ArgumentException"><paramref name="url"/> is not an absolute http(s) URL.</exception>
     /// <exception cref="StreamNotFoundException">No stream exists at <paramref name="url"/>.</exception>
     public static Task<DurableStream> ConnectAsync(string url, CancellationToken cancellationToken = default) =>
-        ConnectAsync(DurableStreamClient.Default.GetStream(url), cancellationToken);
+        DurableStreamClient.Default.ConnectAsync(url, cancellationToken);
 
     /// <inheritdoc cref="ConnectAsync(string, CancellationToken)"/>
     public static Task<DurableStream> ConnectAsync(Uri url, CancellationToken cancellationToken = default) =>
-        ConnectAsync(DurableStreamClient.Default.GetStream(url), cancellationToken);
+        DurableStreamClient.Default.ConnectAsync(url, cancellationToken);
 
-    private static async Task<DurableStream> ConnectAsync(DurableStream stream, CancellationToken cancellationToken)
+    internal async Task<DurableStream> ConnectCoreAsync(CancellationToken cancellationToken)
     {
-        await stream.HeadAsync(cancellationToken).ConfigureAwait(false);
-        return stream;
+        await HeadAsync(cancellationToken).ConfigureAwait(false);
+        return this;
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ namespace DurableStreams;
 /// <see cref="Timeout.InfiniteTimeSpan"/>; a finite one also ends long-polls that outlast it.
 /// </para>
 /// </remarks>
-public class DurableStreamClient : IDisposable
+public partial class DurableStreamClient : IDisposable
 {
     private static readonly Lazy<DurableStreamClient> SharedClient = new(
         () => new DurableStreamClient(CreateDefaultHttpClient(), new DurableStreamClientOptions(), disposeHttpClient: false),

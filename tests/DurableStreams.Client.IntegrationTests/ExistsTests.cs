@@ -40,3 +40,38 @@ public sealed class ExistsTests(ReferenceServerFixture server) : IDisposable
         Assert.Equal("application/json", handle.ContentType);
     }
 }
+
+[Collection(ReferenceServerCollection.Name)]
+public sealed class ClientConnectTests(ReferenceServerFixture server) : IDisposable
+{
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(30));
+    private readonly DurableStreamClient _client = new(new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
+
+    private CancellationToken Ct => _timeout.Token;
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _timeout.Dispose();
+    }
+
+    [Fact]
+    public async Task ConnectAsync_RelativeUrlOnConfiguredClient_ReturnsHandleKnowingContentType()
+    {
+        string url = server.NewStreamUrl("connect");
+        await _client.CreateStreamAsync(new CreateOptions { Url = url, ContentType = "application/json" }, Ct);
+        string relative = server.BaseUrl.MakeRelativeUri(new Uri(url)).ToString();
+
+        DurableStream stream = await _client.ConnectAsync(relative, Ct);
+
+        Assert.Equal(new Uri(url), stream.Url);
+        Assert.Same(_client, stream.Client);
+        Assert.Equal("application/json", stream.ContentType);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_MissingStream_ThrowsNotFound()
+    {
+        await Assert.ThrowsAsync<StreamNotFoundException>(() => _client.ConnectAsync(new Uri(server.NewStreamUrl("connect-missing")), Ct));
+    }
+}
