@@ -47,12 +47,36 @@ internal static class ErrorMapper
         }
     }
 
-    private static ConflictReason ClassifyConflict(StreamRequest request, string serverText, HttpResponseMessage response)
+    /// <summary>
+    /// Why a 409 (not a closed stream) happened. The request decides where it can (PROTOCOL.md §5.1:
+    /// a PUT conflicts only with an existing configuration; §5.2: a POST that sent neither
+    /// <c>Stream-Seq</c> nor producer headers can only mismatch the content type; §5.2.1: a producer
+    /// gap carries <c>Producer-Expected-Seq</c>); the server's wording decides only the remaining case,
+    /// an append that sent <c>Stream-Seq</c>, where both a regression and a content-type mismatch are possible.
+    /// </summary>
+    internal static ConflictReason ClassifyConflict(StreamRequest request, string serverText, HttpResponseMessage response)
     {
-        if (response.Headers.Contains(ProtocolHeaders.ProducerExpectedSeq) ||
-            serverText.Contains("sequence", StringComparison.OrdinalIgnoreCase))
+        if (request.Method == HttpMethod.Put)
+        {
+            return ConflictReason.ExistsWithDifferentConfiguration;
+        }
+
+        if (response.Headers.Contains(ProtocolHeaders.ProducerExpectedSeq))
         {
             return ConflictReason.SequenceConflict;
+        }
+
+        if (request.Method != HttpMethod.Post)
+        {
+            return ConflictReason.Unknown;
+        }
+
+        bool sentSequence = request.Headers.Exists(h =>
+            string.Equals(h.Key, ProtocolHeaders.Seq, StringComparison.OrdinalIgnoreCase) ||
+            string.Equals(h.Key, ProtocolHeaders.ProducerSeq, StringComparison.OrdinalIgnoreCase));
+        if (!sentSequence)
+        {
+            return ConflictReason.ContentTypeMismatch;
         }
 
         if (serverText.Contains("content-type", StringComparison.OrdinalIgnoreCase) ||
@@ -61,6 +85,6 @@ internal static class ErrorMapper
             return ConflictReason.ContentTypeMismatch;
         }
 
-        return request.Method == HttpMethod.Put ? ConflictReason.ExistsWithDifferentConfiguration : ConflictReason.Unknown;
+        return serverText.Contains("seq", StringComparison.OrdinalIgnoreCase) ? ConflictReason.SequenceConflict : ConflictReason.Unknown;
     }
 }
