@@ -24,10 +24,14 @@ public partial class DurableStream
     /// <see cref="StreamChunk.UpToDate"/> and <see cref="StreamChunk.StreamClosed"/> are visible.
     /// </returns>
     /// <remarks>
-    /// Network failures, 429 and 5xx are retried (by default without limit, see
-    /// <see cref="DurableStreamClientOptions.ReadRetry"/>); a dropped live connection is resumed from the
+    /// Network failures, 429 and 5xx are retried: until the first successful response as any request
+    /// (<see cref="DurableStreamClientOptions.Retry"/>), so a read against a server that is down fails
+    /// instead of hanging, then by default without limit (<see cref="DurableStreamClientOptions.ReadRetry"/>);
+    /// every failed attempt is logged at Warning. A dropped live connection is resumed from the
     /// last offset, so no byte is lost, repeated or reordered. The sequence ends after the chunk whose
-    /// <see cref="StreamChunk.StreamClosed"/> is <see langword="true"/>.
+    /// <see cref="StreamChunk.StreamClosed"/> is <see langword="true"/>. A response that breaks the
+    /// protocol (an offset that goes backwards, data that does not move the offset, a foreign content
+    /// type, a body beyond <see cref="ReadOptions.MaxBufferedBytes"/>) fails the read at once.
     /// </remarks>
     /// <exception cref="ArgumentException">An option is invalid (thrown by this call, before any I/O).</exception>
     /// <exception cref="StreamNotFoundException">The stream does not exist (thrown while enumerating).</exception>
