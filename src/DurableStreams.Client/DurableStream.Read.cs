@@ -261,7 +261,7 @@ public partial class DurableStream
             long skipped;
             if (MediaTypes.IsJson(chunk.ContentType))
             {
-                int count = JsonCount(chunk);
+                int count = JsonCount(chunk, cancellationToken);
                 int drop = (int)Math.Min(toSkip, count);
                 remaining = JsonArrayScanner.Skip(chunk.Data.Span, drop);
                 skipped = drop;
@@ -394,11 +394,11 @@ public partial class DurableStream
         }
     }
 
-    private int JsonCount(StreamChunk chunk)
+    private int JsonCount(StreamChunk chunk, CancellationToken cancellationToken)
     {
         try
         {
-            return JsonArrayScanner.Count(chunk.Data.Span, CancellationToken.None);
+            return JsonArrayScanner.Count(chunk.Data.Span, cancellationToken);
         }
         catch (JsonException ex)
         {

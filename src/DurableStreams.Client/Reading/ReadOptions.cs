@@ -49,8 +49,10 @@ public sealed class ReadOptions
     public Func<ReadFailureContext, CancellationToken, ValueTask<ReadRecovery>>? OnFailure { get; set; }
 
     /// <summary>
-    /// The largest Server-Sent Event the read accepts, in bytes; a bigger one fails the read with a
-    /// <see cref="DurableStreamProtocolException"/> instead of exhausting memory. Default: 16 MiB.
+    /// The largest Server-Sent Event the read accepts, in bytes of data; a bigger one fails the read
+    /// with a <see cref="DurableStreamProtocolException"/> instead of exhausting memory. So do a
+    /// line longer than this plus 64 KiB and an event whose wire form (field names and line breaks
+    /// included) exceeds twice this plus 64 KiB, detected before they are held whole. Default: 16 MiB.
     /// </summary>
     public int MaxSseEventBytes { get; set; } = 16 * 1024 * 1024;
 
