@@ -124,6 +124,10 @@ public partial class DurableStream
     /// <returns>The stream's new tail offset.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/remarks"/>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
+    /// <exception cref="InvalidOperationException">
+    /// The stream is not a JSON stream (its content type is known to the handle, or learned with one
+    /// HEAD): a serialized value is appended only to JSON streams, nothing is sent.
+    /// </exception>
     [RequiresUnreferencedCode(ReflectionJsonMessage)]
     [RequiresDynamicCode(DynamicCodeJsonMessage)]
     public virtual Task<AppendResult> AppendAsync<T>(T value, AppendOptions? options = null, CancellationToken cancellationToken = default)
@@ -134,7 +138,7 @@ public partial class DurableStream
         }
 
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(value, JsonOptions);
-        return AppendBytesAsync(json, options, close: false, cancellationToken);
+        return AppendBytesAsync(json, options, close: false, cancellationToken, jsonValue: true);
     }
 
     /// <summary>
@@ -149,11 +153,15 @@ public partial class DurableStream
     /// <returns>The stream's new tail offset.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/remarks"/>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
+    /// <exception cref="InvalidOperationException">
+    /// The stream is not a JSON stream (its content type is known to the handle, or learned with one
+    /// HEAD): a serialized value is appended only to JSON streams, nothing is sent.
+    /// </exception>
     public virtual Task<AppendResult> AppendAsync<T>(T value, JsonTypeInfo<T> jsonTypeInfo, AppendOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(value, jsonTypeInfo);
-        return AppendBytesAsync(json, options, close: false, cancellationToken);
+        return AppendBytesAsync(json, options, close: false, cancellationToken, jsonValue: true);
     }
 
     /// <summary>
@@ -210,11 +218,15 @@ public partial class DurableStream
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The stream's final offset.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
+    /// <exception cref="InvalidOperationException">
+    /// The stream is not a JSON stream (its content type is known to the handle, or learned with one
+    /// HEAD): a serialized value is appended only to JSON streams, nothing is sent.
+    /// </exception>
     public virtual async Task<CloseResult> CloseAsync<T>(T finalValue, JsonTypeInfo<T> jsonTypeInfo, AppendOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(finalValue, jsonTypeInfo);
-        AppendResult result = await AppendBytesAsync(json, options, close: true, cancellationToken).ConfigureAwait(false);
+        AppendResult result = await AppendBytesAsync(json, options, close: true, cancellationToken, jsonValue: true).ConfigureAwait(false);
         return new CloseResult(result.NextOffset);
     }
 
@@ -225,6 +237,10 @@ public partial class DurableStream
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The stream's final offset.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
+    /// <exception cref="InvalidOperationException">
+    /// The stream is not a JSON stream (its content type is known to the handle, or learned with one
+    /// HEAD): a serialized value is appended only to JSON streams, nothing is sent.
+    /// </exception>
     [RequiresUnreferencedCode(ReflectionJsonMessage)]
     [RequiresDynamicCode(DynamicCodeJsonMessage)]
     public virtual async Task<CloseResult> CloseAsync<T>(T finalValue, AppendOptions? options = null, CancellationToken cancellationToken = default)
@@ -235,7 +251,7 @@ public partial class DurableStream
         }
 
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(finalValue, JsonOptions);
-        AppendResult result = await AppendBytesAsync(json, options, close: true, cancellationToken).ConfigureAwait(false);
+        AppendResult result = await AppendBytesAsync(json, options, close: true, cancellationToken, jsonValue: true).ConfigureAwait(false);
         return new CloseResult(result.NextOffset);
     }
 
@@ -299,9 +315,18 @@ public partial class DurableStream
         return raw;
     }
 
-    private async Task<AppendResult> AppendBytesAsync(ReadOnlyMemory<byte> data, AppendOptions? options, bool close, CancellationToken cancellationToken)
+    private async Task<AppendResult> AppendBytesAsync(ReadOnlyMemory<byte> data, AppendOptions? options, bool close, CancellationToken cancellationToken, bool jsonValue = false)
     {
         string contentType = await EnsureContentTypeAsync(cancellationToken).ConfigureAwait(false);
+        if (jsonValue && !MediaTypes.IsJson(contentType))
+        {
+            // A serialized .NET value is JSON; stored in a text or binary stream it would be one run
+            // of bytes that no reader can split back into values. Raw data goes through the
+            // byte, string and Stream overloads.
+            throw new InvalidOperationException(
+                $"The stream {Url} has the content type '{contentType}', not {MediaTypes.Json}: a .NET value is appended as JSON only to a JSON stream. " +
+                "Append a string or bytes instead (for example JsonSerializer.Serialize(value) + \"\\n\" for newline-delimited JSON).");
+        }
 
         // PROTOCOL.md §9.1.2: the server flattens one array level, so one call is wrapped in [ ]
         // to store exactly one message. A serialized value on a non-JSON stream is sent as it is.

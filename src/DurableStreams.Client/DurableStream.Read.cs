@@ -24,10 +24,14 @@ public partial class DurableStream
     /// <see cref="StreamChunk.UpToDate"/> and <see cref="StreamChunk.StreamClosed"/> are visible.
     /// </returns>
     /// <remarks>
-    /// Network failures, 429 and 5xx are retried (by default without limit, see
-    /// <see cref="DurableStreamClientOptions.ReadRetry"/>); a dropped live connection is resumed from the
+    /// Network failures, 429 and 5xx are retried: until the first successful response as any request
+    /// (<see cref="DurableStreamClientOptions.Retry"/>), so a read against a server that is down fails
+    /// instead of hanging, then by default without limit (<see cref="DurableStreamClientOptions.ReadRetry"/>);
+    /// every failed attempt is logged at Warning. A dropped live connection is resumed from the
     /// last offset, so no byte is lost, repeated or reordered. The sequence ends after the chunk whose
-    /// <see cref="StreamChunk.StreamClosed"/> is <see langword="true"/>.
+    /// <see cref="StreamChunk.StreamClosed"/> is <see langword="true"/>. A response that breaks the
+    /// protocol (an offset that goes backwards, data that does not move the offset, a foreign content
+    /// type, a body beyond <see cref="ReadOptions.MaxBufferedBytes"/>) fails the read at once.
     /// </remarks>
     /// <exception cref="ArgumentException">An option is invalid (thrown by this call, before any I/O).</exception>
     /// <exception cref="StreamNotFoundException">The stream does not exist (thrown while enumerating).</exception>
@@ -85,7 +89,8 @@ public partial class DurableStream
     /// <param name="options">Where to start and how to follow. Default: from the beginning, catch-up only.</param>
     /// <param name="cancellationToken">Cancels the read, including the request in flight.</param>
     /// <returns>A lazy, single-use sequence of messages.</returns>
-    /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
+    /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/> (thrown when that message is reached; the messages before it are delivered).</exception>
+    /// <exception cref="InvalidOperationException">The stream's content type is not <c>application/json</c> (thrown while enumerating).</exception>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/remarks"/>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
     public virtual IAsyncEnumerable<StreamItem<T>> ReadJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, ReadOptions? options = null, CancellationToken cancellationToken = default)
@@ -109,7 +114,6 @@ public partial class DurableStream
         ReadOptions plan = Snapshot(options);
         using var buffer = new MemoryStream();
         bool json = false;
-        var items = new List<Range>();
         await foreach (StreamChunk chunk in ReadChunksAsync(plan, cancellationToken, default).ConfigureAwait(false))
         {
             json |= MediaTypes.IsJson(chunk.ContentType);
@@ -118,14 +122,7 @@ public partial class DurableStream
                 if (json)
                 {
                     // A JSON stream reads back as one array of all its messages (PROTOCOL.md §9.1).
-                    items.Clear();
-                    GetJsonItems(chunk, items);
-                    ReadOnlySpan<byte> data = chunk.Data.Span;
-                    foreach (Range item in items)
-                    {
-                        buffer.WriteByte(buffer.Length == 0 ? (byte)'[' : (byte)',');
-                        buffer.Write(data[item]);
-                    }
+                    AppendJsonElements(buffer, chunk);
                 }
                 else
                 {
@@ -166,6 +163,7 @@ public partial class DurableStream
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The messages from the start position to the tail, in order.</returns>
     /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
+    /// <exception cref="InvalidOperationException">The stream's content type is not <c>application/json</c>.</exception>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
     [RequiresUnreferencedCode(ReflectionJsonMessage)]
     [RequiresDynamicCode(DynamicCodeJsonMessage)]
@@ -179,6 +177,7 @@ public partial class DurableStream
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The messages from the start position to the tail, in order.</returns>
     /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
+    /// <exception cref="InvalidOperationException">The stream's content type is not <c>application/json</c>.</exception>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
     public virtual async Task<IReadOnlyList<T>> ReadAllJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, ReadOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -222,6 +221,7 @@ public partial class DurableStream
             Retry = options.Retry,
             OnFailure = options.OnFailure,
             MaxSseEventBytes = options.MaxSseEventBytes,
+            MaxBufferedBytes = options.MaxBufferedBytes,
         };
         foreach (KeyValuePair<string, string> header in options.Headers)
         {
@@ -248,7 +248,6 @@ public partial class DurableStream
 
         ReadCheckpoint start = plan.Checkpoint ?? new ReadCheckpoint(plan.Offset);
         long toSkip = start.Skip;
-        var items = new List<Range>();
         await foreach (StreamChunk chunk in ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, cancellationToken).ConfigureAwait(false))
         {
             if (toSkip == 0 || chunk.Data.IsEmpty)
@@ -262,10 +261,9 @@ public partial class DurableStream
             long skipped;
             if (MediaTypes.IsJson(chunk.ContentType))
             {
-                items.Clear();
-                GetJsonItems(chunk, items);
-                int drop = (int)Math.Min(toSkip, items.Count);
-                remaining = JsonArrayScanner.Join(chunk.Data.Span, items, drop);
+                int count = JsonCount(chunk, cancellationToken);
+                int drop = (int)Math.Min(toSkip, count);
+                remaining = JsonArrayScanner.Skip(chunk.Data.Span, drop);
                 skipped = drop;
             }
             else
@@ -335,31 +333,28 @@ public partial class DurableStream
         [EnumeratorCancellation] CancellationToken enumeratorToken,
         bool stopAtUpToDate = false)
     {
-        var items = new List<Range>();
-        var values = new List<T>();
+        RequireJsonStream(ContentType);
         await foreach (StreamChunk chunk in ReadChunksAsync(plan, callToken, enumeratorToken).ConfigureAwait(false))
         {
+            RequireJsonStream(chunk.ContentType);
             if (!chunk.Data.IsEmpty)
             {
-                items.Clear();
-                values.Clear();
-                GetJsonItems(chunk, items);
-                ReadOnlySpan<byte> json = chunk.Data.Span;
-                foreach (Range item in items)
-                {
-                    values.Add(JsonSerializer.Deserialize(json[item], jsonTypeInfo)!);
-                }
-
-                for (int i = 0; i < values.Count; i++)
+                // Each message is deserialized when it is handed out, so a message that does not
+                // deserialize fails the read only after every message before it was delivered.
+                var scanner = default(JsonArrayScanner);
+                bool more = NextJsonItem(ref scanner, chunk, out Range current);
+                for (long i = 0; more; i++)
                 {
                     // A cancelled read stops between messages too, not only between responses.
                     callToken.ThrowIfCancellationRequested();
                     enumeratorToken.ThrowIfCancellationRequested();
-                    bool last = i == values.Count - 1;
-                    ReadCheckpoint checkpoint = last
-                        ? chunk.Checkpoint
-                        : new ReadCheckpoint(chunk.StartOffset, chunk.SkippedItems + i + 1, chunk.Cursor);
-                    yield return new StreamItem<T>(values[i], checkpoint, last && chunk.UpToDate, last && chunk.StreamClosed);
+                    more = NextJsonItem(ref scanner, chunk, out Range next);
+                    T value = JsonSerializer.Deserialize(chunk.Data.Span[current], jsonTypeInfo)!;
+                    ReadCheckpoint checkpoint = more
+                        ? new ReadCheckpoint(chunk.StartOffset, chunk.SkippedItems + i + 1, chunk.Cursor)
+                        : chunk.Checkpoint;
+                    yield return new StreamItem<T>(value, checkpoint, !more && chunk.UpToDate, !more && chunk.StreamClosed);
+                    current = next;
                 }
             }
 
@@ -370,19 +365,65 @@ public partial class DurableStream
         }
     }
 
+    /// <summary>
+    /// The JSON readers read JSON streams only: data of another type would fail as "not a JSON array",
+    /// which blames the server for the caller's choice of reader.
+    /// </summary>
+    private void RequireJsonStream(string? contentType)
+    {
+        if (contentType is not null && !MediaTypes.IsJson(contentType))
+        {
+            throw new InvalidOperationException(
+                $"The stream {Url} has the content type '{contentType}', not {MediaTypes.Json}: ReadJsonAsync and ReadAllJsonAsync read JSON streams only. " +
+                "Use ReadTextAsync or ReadBytesAsync and parse the data yourself.");
+        }
+    }
+
     /// <summary>Remembers the content type a read learned, as <see cref="HeadAsync"/> does.</summary>
     internal void RememberContentType(string contentType) => _contentType = contentType;
 
-    private void GetJsonItems(StreamChunk chunk, List<Range> items)
+    private bool NextJsonItem(ref JsonArrayScanner scanner, StreamChunk chunk, out Range item)
     {
         try
         {
-            JsonArrayScanner.GetItems(chunk.Data.Span, items);
+            return scanner.MoveNext(chunk.Data.Span, out item);
         }
         catch (JsonException ex)
         {
-            throw new DurableStreamProtocolException(
-                $"The JSON stream {Url} returned data at offset {chunk.StartOffset} that is not a JSON array of messages: {ex.Message}", Url, ex);
+            throw NotJsonArray(chunk, ex);
         }
     }
+
+    private int JsonCount(StreamChunk chunk, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return JsonArrayScanner.Count(chunk.Data.Span, cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            throw NotJsonArray(chunk, ex);
+        }
+    }
+
+    private void AppendJsonElements(MemoryStream buffer, StreamChunk chunk)
+    {
+        try
+        {
+            ReadOnlySpan<byte> json = chunk.Data.Span;
+            var scanner = default(JsonArrayScanner);
+            while (scanner.MoveNext(json, out Range item))
+            {
+                buffer.WriteByte(buffer.Length == 0 ? (byte)'[' : (byte)',');
+                buffer.Write(json[item]);
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw NotJsonArray(chunk, ex);
+        }
+    }
+
+    private DurableStreamProtocolException NotJsonArray(StreamChunk chunk, JsonException ex) =>
+        new($"The JSON stream {Url} returned data at offset {chunk.StartOffset} that is not a JSON array of messages: {ex.Message}", Url, ex);
 }

@@ -220,6 +220,7 @@ public partial class DurableStreamClient : IDisposable
             HeadersProvider = source.HeadersProvider,
             QueryParametersProvider = source.QueryParametersProvider,
             RequestTimeout = source.RequestTimeout,
+            ResponseIdleTimeout = source.ResponseIdleTimeout,
             JsonSerializerOptions = source.JsonSerializerOptions,
             TimeProvider = source.TimeProvider,
             LoggerFactory = source.LoggerFactory,

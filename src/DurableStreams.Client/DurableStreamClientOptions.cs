@@ -12,12 +12,18 @@ public sealed class DurableStreamClientOptions
     /// </summary>
     public Uri? BaseAddress { get; set; }
 
-    /// <summary>Retries of create, append, head, close, delete and fork requests. Default: 5 retries from 100 ms up to 10 s.</summary>
+    /// <summary>
+    /// Retries of create, append, head, close, delete and fork requests, and of a read until it has
+    /// received its first successful response (so a read against a server that is down fails like
+    /// any other request). Default: 5 retries from 100 ms up to 10 s.
+    /// </summary>
     public RetryOptions Retry { get; set; } = new();
 
     /// <summary>
-    /// Retries of read requests (each catch-up page, long-poll and SSE reconnect). Default: no limit,
-    /// from 100 ms up to 10 s, so a live reader rides out any outage until it is cancelled.
+    /// Retries of read requests (each catch-up page, long-poll and SSE reconnect) once the read has
+    /// received a successful response; before that, <see cref="Retry"/> applies. Default: no limit,
+    /// from 100 ms up to 10 s, so a connected live reader rides out any outage until it is cancelled.
+    /// Its delays also pace a read whose responses make no progress.
     /// </summary>
     public RetryOptions ReadRetry { get; set; } = new() { MaxRetries = int.MaxValue };
 
@@ -45,6 +51,15 @@ public sealed class DurableStreamClientOptions
     /// Live reads are never cut by it. <see cref="Timeout.InfiniteTimeSpan"/> disables it. Default: 100 s.
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>
+    /// How long a read waits for the next byte of a catch-up or long-poll response body once its
+    /// headers have arrived. A body that sends nothing for this long fails the attempt like a dropped
+    /// connection, and the read resumes from the last byte it handed out. Each byte that arrives
+    /// restarts the wait; SSE responses, where silence between events is normal, are not affected.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> disables it. Default: 30 s.
+    /// </summary>
+    public TimeSpan ResponseIdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The serializer options of the reflection-based JSON overloads. Default:
@@ -75,6 +90,11 @@ public sealed class DurableStreamClientOptions
         if (RequestTimeout <= TimeSpan.Zero && RequestTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "RequestTimeout must be > 0 or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (ResponseIdleTimeout <= TimeSpan.Zero && ResponseIdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ResponseIdleTimeout), ResponseIdleTimeout, "ResponseIdleTimeout must be > 0 or Timeout.InfiniteTimeSpan.");
         }
 
         if (BaseAddress is not null && !Internal.UrlUtilities.IsHttpUrl(BaseAddress))

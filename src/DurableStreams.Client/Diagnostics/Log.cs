@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "{Method} {StreamUrl} ({Operation}) answered {Status} in {ElapsedMs} ms.")]
     public static partial void RequestCompleted(ILogger logger, string method, string streamUrl, string operation, int status, double elapsedMs);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "The read of {StreamUrl} gave up after {Attempts} failed attempts (last: {Failure}; had received a response: {Connected}).")]
+    public static partial void ReadGaveUp(ILogger logger, string streamUrl, int attempts, string failure, bool connected);
 }

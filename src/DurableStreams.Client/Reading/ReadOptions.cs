@@ -27,8 +27,10 @@ public sealed class ReadOptions
     public IDictionary<string, string> QueryParameters { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>
-    /// Retry policy for failed requests of this read (network errors, 429, 5xx).
-    /// Default: the client's <see cref="DurableStreamClientOptions.ReadRetry"/> (retry without limit).
+    /// Retry policy for failed requests of this read (network errors, 429, 5xx), from the first
+    /// request on. Default: the client's <see cref="DurableStreamClientOptions.Retry"/> until the read
+    /// has received a successful response (5 retries), then its
+    /// <see cref="DurableStreamClientOptions.ReadRetry"/> (retry without limit).
     /// </summary>
     public RetryOptions? Retry { get; set; }
 
@@ -47,10 +49,22 @@ public sealed class ReadOptions
     public Func<ReadFailureContext, CancellationToken, ValueTask<ReadRecovery>>? OnFailure { get; set; }
 
     /// <summary>
-    /// The largest Server-Sent Event the read accepts, in bytes; a bigger one fails the read with a
-    /// <see cref="DurableStreamProtocolException"/> instead of exhausting memory. Default: 16 MiB.
+    /// The largest Server-Sent Event the read accepts, in bytes of data; a bigger one fails the read
+    /// with a <see cref="DurableStreamProtocolException"/> instead of exhausting memory. So do a
+    /// line longer than this plus 64 KiB and an event whose wire form (field names and line breaks
+    /// included) exceeds twice this plus 64 KiB, detected before they are held whole. Default: 16 MiB.
     /// </summary>
     public int MaxSseEventBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// The most data the read holds in memory for one unit it can only hand out whole: the
+    /// decompressed body of one catch-up or long-poll response of a JSON stream (its messages are
+    /// framed by the closing bracket), or the data events of one SSE group before their control
+    /// event. A larger one fails the read with a <see cref="DurableStreamProtocolException"/>
+    /// instead of exhausting memory; servers send responses far below it. Responses of other
+    /// streams are handed out in parts of at most 1 MiB and are not limited. Default: 64 MiB.
+    /// </summary>
+    public int MaxBufferedBytes { get; set; } = 64 * 1024 * 1024;
 
     internal void Validate()
     {
@@ -62,6 +76,11 @@ public sealed class ReadOptions
         if (MaxSseEventBytes <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxSseEventBytes), MaxSseEventBytes, "MaxSseEventBytes must be positive.");
+        }
+
+        if (MaxBufferedBytes <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBufferedBytes), MaxBufferedBytes, "MaxBufferedBytes must be positive.");
         }
 
         Retry?.Validate();

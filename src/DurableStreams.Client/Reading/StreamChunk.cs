@@ -8,7 +8,8 @@ namespace DurableStreams;
 /// A large response of a stream that is not JSON is handed out in parts of at most 1 MiB, so that
 /// a big catch-up never sits in memory whole; only the last part carries the response's
 /// <see cref="Offset"/>, <see cref="UpToDate"/> and <see cref="StreamClosed"/>, and the
-/// <see cref="Checkpoint"/> of every part resumes exactly after it.
+/// <see cref="Checkpoint"/> of every part resumes exactly after it. A response of a JSON stream is
+/// read whole, up to <see cref="ReadOptions.MaxBufferedBytes"/>.
 /// 
 /// A read also yields chunks with empty <see cref="Data"/> (a long-poll that timed out, an SSE
 /// keep-alive, an empty catch-up) so that callers see <see cref="UpToDate"/> and

@@ -2,72 +2,156 @@ using System.Text.Json;
 
 namespace DurableStreams.Reading.Internal;
 
-/// <summary>Finds the elements of a JSON array without materializing them (PROTOCOL.md §9.1 framing).</summary>
-internal static class JsonArrayScanner
+/// <summary>
+/// The one place that frames the messages of a JSON stream (PROTOCOL.md §9.1: a response or an SSE
+/// data event is one JSON array whose elements are the messages). Finds the elements one at a time
+/// without materializing them and without a list of ranges, so memory does not grow with the count.
+/// </summary>
+/// <remarks>
+/// A mutable struct: keep it in a local or field and call <see cref="MoveNext"/> on that variable
+/// (a copy would restart). Each call re-creates the reader from the saved state, so the cursor can
+/// live in an async iterator across <c>yield return</c>.
+/// </remarks>
+internal struct JsonArrayScanner
 {
-    /// <summary>Adds the byte range of each top-level element of <paramref name="json"/> to <paramref name="items"/>.</summary>
+    private JsonReaderState _state;
+    private int _consumed;
+    private bool _started;
+    private bool _ended;
+
+    /// <summary>Moves to the next element of <paramref name="json"/>, the same bytes on every call.</summary>
+    /// <param name="json">The whole JSON array.</param>
+    /// <param name="item">The byte range of the element.</param>
+    /// <returns><see langword="false"/> after the last element (the rest of the text has been checked).</returns>
     /// <exception cref="JsonException">The text is not one well-formed JSON array.</exception>
-    public static void GetItems(ReadOnlySpan<byte> json, List<Range> items)
+    public bool MoveNext(ReadOnlySpan<byte> json, out Range item)
     {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+        item = default;
+        if (_ended)
         {
-            throw new JsonException("Expected a JSON array.");
+            return false;
         }
 
-        while (true)
+        var reader = new Utf8JsonReader(json[_consumed..], isFinalBlock: true, _state);
+        if (!_started)
         {
-            if (!reader.Read())
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
             {
-                throw new JsonException("The JSON array is not terminated.");
+                throw new JsonException("Expected a JSON array.");
             }
 
-            if (reader.TokenType == JsonTokenType.EndArray)
+            _started = true;
+        }
+
+        if (!reader.Read())
+        {
+            throw new JsonException("The JSON array is not terminated.");
+        }
+
+        if (reader.TokenType == JsonTokenType.EndArray)
+        {
+            if (reader.Read())
             {
-                break;
+                throw new JsonException("Unexpected data after the JSON array.");
             }
 
-            int start = (int)reader.TokenStartIndex;
-            reader.Skip();
-            items.Add(new Range(start, (int)reader.BytesConsumed));
+            _ended = true;
+            return false;
         }
 
-        if (reader.Read())
-        {
-            throw new JsonException("Unexpected data after the JSON array.");
-        }
+        int start = _consumed + (int)reader.TokenStartIndex;
+        reader.Skip();
+        _consumed += (int)reader.BytesConsumed;
+        _state = reader.CurrentState;
+        item = new Range(start, _consumed);
+        return true;
     }
 
-    /// <summary>Builds <c>[a,b,...]</c> from the given elements of <paramref name="json"/>; empty when there are none.</summary>
-    public static byte[] Join(ReadOnlySpan<byte> json, List<Range> items, int from)
+    /// <summary>Checks that <paramref name="json"/> is one JSON array and counts its elements.</summary>
+    /// <exception cref="JsonException">The text is not one well-formed JSON array.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled during the scan.</exception>
+    public static int Count(ReadOnlySpan<byte> json, CancellationToken cancellationToken)
     {
-        if (from >= items.Count)
+        var scanner = default(JsonArrayScanner);
+        int count = 0;
+        while (scanner.MoveNext(json, out _))
+        {
+            // A large body of tiny messages takes a while to scan; a cancelled read stops inside it.
+            if (++count % 4096 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// Builds <c>[e,...]</c> from the elements of <paramref name="json"/> after the first
+    /// <paramref name="skip"/>; empty when none remain.
+    /// </summary>
+    /// <exception cref="JsonException">The text is not one well-formed JSON array.</exception>
+    public static byte[] Skip(ReadOnlySpan<byte> json, long skip)
+    {
+        int length = Measure(json, skip, out int count);
+        if (count == 0)
         {
             return [];
         }
 
-        int length = 2 + (items.Count - from - 1);
-        for (int i = from; i < items.Count; i++)
+        byte[] result = new byte[length + 1];
+        int written = Write(json, skip, result, 0);
+        result[written] = (byte)']';
+        return result;
+    }
+
+    /// <summary>
+    /// The bytes <see cref="Write"/> needs for the elements after the first <paramref name="skip"/>:
+    /// each element plus one separator; <paramref name="count"/> says how many elements that is.
+    /// </summary>
+    /// <exception cref="JsonException">The text is not one well-formed JSON array.</exception>
+    public static int Measure(ReadOnlySpan<byte> json, long skip, out int count)
+    {
+        var scanner = default(JsonArrayScanner);
+        int length = 0;
+        long index = 0;
+        count = 0;
+        while (scanner.MoveNext(json, out Range item))
         {
-            length += items[i].GetOffsetAndLength(json.Length).Length;
+            if (index++ >= skip)
+            {
+                length += item.GetOffsetAndLength(json.Length).Length + 1;
+                count++;
+            }
         }
 
-        byte[] result = new byte[length];
-        int position = 0;
-        result[position++] = (byte)'[';
-        for (int i = from; i < items.Count; i++)
+        return length;
+    }
+
+    /// <summary>
+    /// Writes the elements after the first <paramref name="skip"/> into <paramref name="destination"/>
+    /// from <paramref name="position"/> on, each preceded by <c>[</c> when it is the first byte of the
+    /// destination and by <c>,</c> otherwise, so arrays merge into one. Returns the new position.
+    /// </summary>
+    /// <exception cref="JsonException">The text is not one well-formed JSON array.</exception>
+    public static int Write(ReadOnlySpan<byte> json, long skip, Span<byte> destination, int position)
+    {
+        var scanner = default(JsonArrayScanner);
+        long index = 0;
+        while (scanner.MoveNext(json, out Range item))
         {
-            if (i > from)
+            if (index++ < skip)
             {
-                result[position++] = (byte)',';
+                continue;
             }
 
-            ReadOnlySpan<byte> item = json[items[i]];
-            item.CopyTo(result.AsSpan(position));
-            position += item.Length;
+            destination[position] = position == 0 ? (byte)'[' : (byte)',';
+            position++;
+            ReadOnlySpan<byte> element = json[item];
+            element.CopyTo(destination[position..]);
+            position += element.Length;
         }
 
-        result[position] = (byte)']';
-        return result;
+        return position;
     }
 }

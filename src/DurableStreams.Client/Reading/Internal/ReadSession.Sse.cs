@@ -12,9 +12,6 @@ namespace DurableStreams.Reading.Internal;
 
 internal sealed partial class ReadSession
 {
-    /// <summary>Item ranges of a single-event JSON group, reused from group to group.</summary>
-    private readonly List<Range> _jsonItems = [];
-
     /// <summary>
     /// One SSE connection (PROTOCOL.md §5.8): data events are buffered until their control event, and
     /// each group becomes one chunk. Ends when the server ends the response (the caller reconnects
@@ -45,6 +42,7 @@ internal sealed partial class ReadSession
                 throw Protocol($"The SSE read answered with Content-Type '{responseType}' instead of {MediaTypes.EventStream}");
             }
 
+            _connected = true;
             bool base64 = string.Equals(ResponseHeaders.Get(response, ProtocolHeaders.SseDataEncoding)?.Trim(), "base64", StringComparison.OrdinalIgnoreCase);
             bool json = MediaTypes.IsJson(_contentType);
             long connected = _time.GetTimestamp();
@@ -63,10 +61,12 @@ internal sealed partial class ReadSession
 
             if (body is not null)
             {
-                // Bounds the bytes read without an event being dispatched, so one endless event cannot
-                // exhaust memory before its size is known; the exact per-event check is in ParseEvent.
-                long rawLimit = Math.Min(int.MaxValue, (8L * _options.MaxSseEventBytes) + (64 * 1024));
-                var limited = new SseLimitStream(body, rawLimit, () => Protocol($"An SSE event exceeds ReadOptions.MaxSseEventBytes ({_options.MaxSseEventBytes} bytes)"));
+                // Bounds the bytes of one line and of one event before the parser has them whole, so an
+                // endless line or event cannot exhaust memory before its size is known; the exact
+                // per-event check is in ParseEvent. The slack covers field names and line breaks.
+                long lineLimit = Math.Min(int.MaxValue, _options.MaxSseEventBytes + (64L * 1024));
+                long eventLimit = Math.Min(int.MaxValue, (2L * _options.MaxSseEventBytes) + (64 * 1024));
+                var limited = new SseLimitStream(body, lineLimit, eventLimit, what => Protocol($"{what} exceeds the limit that ReadOptions.MaxSseEventBytes ({_options.MaxSseEventBytes} bytes) sets"));
                 await using (limited.ConfigureAwait(false))
                 {
                     SseParser<SseEvent> parser = SseParser.Create(limited, (type, data) => ParseEvent(type, data, base64, limited));
@@ -144,12 +144,13 @@ internal sealed partial class ReadSession
     /// into <paramref name="data"/> (cleared first). A ValueTask: most groups complete synchronously
     /// from buffered bytes, and then nothing is allocated for the call.
     /// </summary>
-    private static async ValueTask<(SseControl? Control, Exception? Failure)> ReadGroupAsync(
+    private async ValueTask<(SseControl? Control, Exception? Failure)> ReadGroupAsync(
         IAsyncEnumerator<SseItem<SseEvent>> events,
         List<byte[]> data,
         CancellationToken cancellationToken)
     {
         data.Clear();
+        long total = 0;
         try
         {
             while (await events.MoveNextAsync().ConfigureAwait(false))
@@ -162,6 +163,16 @@ internal sealed partial class ReadSession
 
                 if (item.Data is { Length: > 0 } payload)
                 {
+                    // PROTOCOL.md §5.8: a control event ends every group; data that never gets one
+                    // would otherwise be collected without end.
+                    total += payload.Length;
+                    if (total > _options.MaxBufferedBytes)
+                    {
+                        throw Protocol(
+                            $"The SSE data events since the last control event hold more than ReadOptions.MaxBufferedBytes ({_options.MaxBufferedBytes} bytes); " +
+                            "a control event must follow the data");
+                    }
+
                     data.Add(payload);
                 }
             }
@@ -201,6 +212,12 @@ internal sealed partial class ReadSession
             bytes = joined;
         }
 
+        RequireNotBackwards(start, control.NextOffset, "control event's streamNextOffset");
+        if (!bytes.IsEmpty)
+        {
+            RequireAdvance(start, control.NextOffset);
+        }
+
         // A closed stream at its final offset is up to date by definition (PROTOCOL.md §5.8).
         bool upToDate = control.UpToDate || control.Closed;
         Complete(control.NextOffset, control.Cursor, upToDate);
@@ -216,39 +233,29 @@ internal sealed partial class ReadSession
         if (data.Count == 1)
         {
             // The common live case (one append per group): the event's own bytes are the array.
-            _jsonItems.Clear();
             try
             {
-                JsonArrayScanner.GetItems(data[0], _jsonItems);
+                JsonArrayScanner.Measure(data[0], 0, out messages);
             }
             catch (JsonException ex)
             {
                 throw Protocol($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
             }
 
-            messages = _jsonItems.Count;
             return messages == 0 ? ReadOnlyMemory<byte>.Empty : data[0];
         }
 
-        var itemsPerEvent = new List<Range>[data.Count];
         int length = 1;
         for (int i = 0; i < data.Count; i++)
         {
-            var items = new List<Range>();
             try
             {
-                JsonArrayScanner.GetItems(data[i], items);
+                length += JsonArrayScanner.Measure(data[i], 0, out int count);
+                messages += count;
             }
             catch (JsonException ex)
             {
                 throw Protocol($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
-            }
-
-            itemsPerEvent[i] = items;
-            foreach (Range item in items)
-            {
-                length += item.GetOffsetAndLength(data[i].Length).Length + 1;
-                messages++;
             }
         }
 
@@ -259,16 +266,9 @@ internal sealed partial class ReadSession
 
         byte[] merged = new byte[length];
         int position = 0;
-        for (int i = 0; i < data.Count; i++)
+        foreach (byte[] payload in data)
         {
-            foreach (Range item in itemsPerEvent[i])
-            {
-                merged[position] = position == 0 ? (byte)'[' : (byte)',';
-                position++;
-                ReadOnlySpan<byte> text = data[i].AsSpan(item);
-                text.CopyTo(merged.AsSpan(position));
-                position += text.Length;
-            }
+            position = JsonArrayScanner.Write(payload, 0, merged, position);
         }
 
         merged[position] = (byte)']';

@@ -34,12 +34,23 @@ internal sealed partial class ReadSession
     /// <summary>After this many short SSE connections in a row the read switches to long-poll.</summary>
     internal const int ShortConnectionsBeforeFallback = 3;
 
+    /// <summary>
+    /// After this many empty, not up-to-date responses in a row that do not move the offset, the read
+    /// fails: the server claims there is more to read but never sends it.
+    /// </summary>
+    internal const int MaxResponsesWithoutProgress = 5;
+
+    /// <summary>A long-poll that returns nothing sooner than this did not really wait, and the next one is paced.</summary>
+    internal static readonly TimeSpan ShortLongPoll = TimeSpan.FromSeconds(1);
+
     private const string Operation = "read";
 
     private readonly DurableStream _stream;
     private readonly ReadOptions _options;
     private readonly HttpTransport _transport;
     private readonly RetryOptions _retry;
+    private readonly RetryOptions _firstResponseRetry;
+    private readonly TimeSpan _idleTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _url;
@@ -51,6 +62,9 @@ internal sealed partial class ReadSession
     private bool _caughtUp;
     private int _failures;
     private int _shortConnections;
+    private bool _connected;
+    private int _responsesWithoutProgress;
+    private int _shortLongPolls;
 
     private ReadSession(DurableStream stream, ReadOptions options, Offset start, string? cursor)
     {
@@ -59,6 +73,11 @@ internal sealed partial class ReadSession
         _transport = stream.Client.Transport;
         DurableStreamClientOptions clientOptions = _transport.Options;
         _retry = options.Retry ?? clientOptions.ReadRetry;
+
+        // Until the first successful response a read is not different from any other request: a
+        // server that is down fails it after the client's normal retries instead of hanging it.
+        _firstResponseRetry = options.Retry ?? clientOptions.Retry;
+        _idleTimeout = clientOptions.ResponseIdleTimeout;
         _time = clientOptions.TimeProvider;
         _logger = _transport.Logger;
         _url = UrlUtilities.WithoutQuery(stream.Url);
@@ -122,6 +141,7 @@ internal sealed partial class ReadSession
     /// <summary>One catch-up or long-poll response (retried until it succeeds), as one or more chunks.</summary>
     private async IAsyncEnumerable<StreamChunk> ReadResponseAsync(bool live, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await PaceAsync(cancellationToken).ConfigureAwait(false);
         Offset start = _offset;
 
         // Bytes of this response already handed out: a retry after a failure in the middle of the
@@ -130,6 +150,7 @@ internal sealed partial class ReadSession
         while (true)
         {
             StreamRequest request = CreateRequest(live ? ProtocolHeaders.LongPollValue : null);
+            long sent = _time.GetTimestamp();
             (HttpResponseMessage? response, ReadFailure? failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
             if (response is null)
             {
@@ -151,6 +172,7 @@ internal sealed partial class ReadSession
                     throw Protocol($"The response's {ProtocolHeaders.NextOffset} is the reserved value '-1'");
                 }
 
+                RequireNotBackwards(start, next, ProtocolHeaders.NextOffset);
                 string? cursor = ResponseHeaders.Get(response, ProtocolHeaders.Cursor);
                 if (!string.IsNullOrEmpty(cursor))
                 {
@@ -161,11 +183,14 @@ internal sealed partial class ReadSession
                 bool closed = ResponseHeaders.IsClosed(response);
                 bool upToDate = closed || ResponseHeaders.IsTrue(response, ProtocolHeaders.UpToDate) || status == 204;
                 LearnContentType(ResponseHeaders.ContentType(response));
+                _connected = true;
+                bool quick = _time.GetElapsedTime(sent) < ShortLongPoll;
 
                 if (status == 204)
                 {
                     // PROTOCOL.md §5.7: the long-poll timed out with nothing new; caught up.
                     Complete(next, cursor, upToDate: true);
+                    NoteEmpty(start, next, upToDate: true, live, quick);
                     yield return new StreamChunk(ReadOnlyMemory<byte>.Empty, start, next, _cursor, true, closed, status, _contentType);
                     yield break;
                 }
@@ -173,14 +198,23 @@ internal sealed partial class ReadSession
                 bool json = MediaTypes.IsJson(_contentType);
                 if (json)
                 {
-                    (ReadOnlyMemory<byte> body, Exception? bodyFailure) = await TryReadWholeBodyAsync(response, cancellationToken).ConfigureAwait(false);
+                    (ReadOnlyMemory<byte> body, Exception? bodyFailure) = await TryReadJsonBodyAsync(response, start, cancellationToken).ConfigureAwait(false);
                     if (bodyFailure is not null)
                     {
                         failure = BodyFailure(bodyFailure, start);
                     }
                     else
                     {
-                        ReadOnlyMemory<byte> data = ValidateJsonBody(body, start, out int messages);
+                        ReadOnlyMemory<byte> data = ValidateJsonBody(body, start, out int messages, cancellationToken);
+                        if (data.IsEmpty)
+                        {
+                            NoteEmpty(start, next, upToDate, live, quick);
+                        }
+                        else
+                        {
+                            RequireAdvance(start, next);
+                        }
+
                         Complete(next, cursor, upToDate);
                         Record(data.Length, messages);
                         yield return new StreamChunk(data, start, next, _cursor, upToDate, closed, status, _contentType);
@@ -193,7 +227,7 @@ internal sealed partial class ReadSession
                     Exception? bodyFailure = null;
                     try
                     {
-                        bodyStream = await HttpTransport.ReadBodyAsync(response.Content, cancellationToken).ConfigureAwait(false);
+                        bodyStream = await OpenBodyAsync(response, cancellationToken).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
                     {
@@ -215,6 +249,12 @@ internal sealed partial class ReadSession
                                 {
                                     bodyFailure = partFailure;
                                     break;
+                                }
+
+                                if (position == 0 && part.Length > 0)
+                                {
+                                    // Checked before any byte is handed out: data must move the offset.
+                                    RequireAdvance(start, next);
                                 }
 
                                 long partPosition = position;
@@ -252,6 +292,15 @@ internal sealed partial class ReadSession
 
                             if (bodyFailure is null)
                             {
+                                if (position == 0)
+                                {
+                                    NoteEmpty(start, next, upToDate, live, quick);
+                                }
+                                else
+                                {
+                                    _shortLongPolls = 0;
+                                }
+
                                 Complete(next, cursor, upToDate);
                                 ReadOnlyMemory<byte> data = pending ?? ReadOnlyMemory<byte>.Empty;
                                 Record(data.Length, 0);
@@ -272,8 +321,63 @@ internal sealed partial class ReadSession
         }
     }
 
+    /// <summary>
+    /// Waits before the next catch-up or long-poll request when the last responses made no progress
+    /// (an empty, not up-to-date answer at the same offset) or when long-polls keep returning empty
+    /// without having waited: jittered backoff from the read's retry policy, so a broken server is
+    /// not hammered. A response that waits, brings data or moves the offset resets both.
+    /// </summary>
+    private async ValueTask PaceAsync(CancellationToken cancellationToken)
+    {
+        int streak = Math.Max(_responsesWithoutProgress, _shortLongPolls);
+        if (streak > 0)
+        {
+            TimeSpan delay = Backoff.Delay(_retry, streak - 1, null)!.Value;
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Counts a response without data towards the pacing and the no-progress limit (PROTOCOL.md §5.6, §5.7).</summary>
+    private void NoteEmpty(Offset start, Offset next, bool upToDate, bool live, bool quick)
+    {
+        bool stuck = !upToDate && next == start;
+        _responsesWithoutProgress = stuck ? _responsesWithoutProgress + 1 : 0;
+        if (_responsesWithoutProgress >= MaxResponsesWithoutProgress)
+        {
+            throw Protocol(
+                $"{_responsesWithoutProgress} responses in a row had no data, were not up to date and kept {ProtocolHeaders.NextOffset} at {next}; " +
+                "the server claims more data but never sends it");
+        }
+
+        // An empty long-poll that answered at once did not wait for data: pace the next one.
+        _shortLongPolls = live && quick ? _shortLongPolls + 1 : 0;
+    }
+
+    /// <summary>PROTOCOL.md §8: offsets only grow; an answer that moves the read backwards would repeat data.</summary>
+    private void RequireNotBackwards(Offset start, Offset next, string where)
+    {
+        if (!start.IsBeginning && !start.IsNow && next < start)
+        {
+            throw Protocol($"The {where} {next} is before the offset {start} the read asked for: offsets must not go backwards");
+        }
+    }
+
+    /// <summary>Data must move the offset, or a resumed read would receive it again.</summary>
+    private void RequireAdvance(Offset start, Offset next)
+    {
+        _responsesWithoutProgress = 0;
+        _shortLongPolls = 0;
+        if (!start.IsBeginning && !start.IsNow && next == start)
+        {
+            throw Protocol($"The response carries data but its {ProtocolHeaders.NextOffset} stays at {start}, the offset the read asked for");
+        }
+    }
+
     /// <summary>PROTOCOL.md §9.1: the body of a JSON stream is one JSON array; no messages reads as empty data.</summary>
-    private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, Offset start, out int messages)
+    private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, Offset start, out int messages, CancellationToken cancellationToken)
     {
         messages = 0;
         if (body.Span.Trim(" \t\r\n"u8).IsEmpty)
@@ -281,41 +385,87 @@ internal sealed partial class ReadSession
             return ReadOnlyMemory<byte>.Empty;
         }
 
-        var items = new List<Range>();
         try
         {
-            JsonArrayScanner.GetItems(body.Span, items);
+            messages = JsonArrayScanner.Count(body.Span, cancellationToken);
         }
         catch (JsonException ex)
         {
             throw Protocol($"The body of the JSON stream's response at offset {start} is not a JSON array ({ex.Message})", ex);
         }
 
-        messages = items.Count;
-
         // Keep the server's own bytes: re-serializing would change escaping and number formats.
-        return items.Count == 0 ? ReadOnlyMemory<byte>.Empty : body;
+        return messages == 0 ? ReadOnlyMemory<byte>.Empty : body;
     }
 
-    private static async Task<(ReadOnlyMemory<byte> Body, Exception? Failure)> TryReadWholeBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a JSON body whole (its messages are framed by the closing bracket), decompressed, up to
+    /// <see cref="ReadOptions.MaxBufferedBytes"/>. The buffer grows with the bytes that arrive, never
+    /// from <c>Content-Length</c>, so a lying header or a compression bomb cannot take more memory.
+    /// </summary>
+    private async Task<(ReadOnlyMemory<byte> Body, Exception? Failure)> TryReadJsonBodyAsync(HttpResponseMessage response, Offset start, CancellationToken cancellationToken)
     {
+        int max = _options.MaxBufferedBytes;
+        if (response.Content.Headers.ContentEncoding.Count == 0 && response.Content.Headers.ContentLength is { } declared && declared > max)
+        {
+            throw TooLarge($"declares a Content-Length of {declared} bytes", start);
+        }
+
         try
         {
-            long? length = response.Content.Headers.ContentEncoding.Count == 0 ? response.Content.Headers.ContentLength : null;
-            using var buffer = new MemoryStream(length is > 0 and <= int.MaxValue ? (int)length.Value : 0);
-            Stream body = await HttpTransport.ReadBodyAsync(response.Content, cancellationToken).ConfigureAwait(false);
+            Stream body = await OpenBodyAsync(response, cancellationToken).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
-                await body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            }
+                byte[] buffer = new byte[Math.Min(max, 16 * 1024)];
+                int length = 0;
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        if (length == max)
+                        {
+                            // One byte more (or the end) decides whether the body fits.
+                            byte[] probe = new byte[1];
+                            if (await body.ReadAsync(probe, cancellationToken).ConfigureAwait(false) == 0)
+                            {
+                                break;
+                            }
 
-            // The MemoryStream's array is handed to the caller; nothing else ever touches it.
-            return (new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length), null);
+                            throw TooLarge($"is larger than {max} bytes", start);
+                        }
+
+                        Array.Resize(ref buffer, (int)Math.Min(max, 2L * buffer.Length));
+                    }
+
+                    int read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    length += read;
+                }
+
+                // The array is handed to the caller; nothing else ever touches it.
+                return (new ReadOnlyMemory<byte>(buffer, 0, length), null);
+            }
         }
         catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
         {
             return (default, ex);
         }
+    }
+
+    private DurableStreamProtocolException TooLarge(string what, Offset start) =>
+        Protocol(
+            $"The JSON response at offset {start} {what} (decompressed); a JSON response is read whole, and " +
+            $"ReadOptions.MaxBufferedBytes ({_options.MaxBufferedBytes} bytes) bounds it");
+
+    /// <summary>The response body, decompressed, failing with <see cref="TimeoutException"/> when it stalls (see <see cref="DurableStreamClientOptions.ResponseIdleTimeout"/>).</summary>
+    private async Task<Stream> OpenBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        Stream body = await HttpTransport.ReadBodyAsync(response.Content, cancellationToken).ConfigureAwait(false);
+        return _idleTimeout == Timeout.InfiniteTimeSpan ? body : new IdleTimeoutStream(body, _idleTimeout, _time, cancellationToken);
     }
 
     private static async Task<(byte[] Part, bool Eof, Exception? Failure)> TryReadPartAsync(BodyPartReader reader, CancellationToken cancellationToken)
@@ -395,8 +545,9 @@ internal sealed partial class ReadSession
     private async Task RecoverAsync(ReadFailure failure, bool live, CancellationToken cancellationToken)
     {
         _failures = _failures == int.MaxValue ? int.MaxValue : _failures + 1;
+        RetryOptions retry = _connected ? _retry : _firstResponseRetry;
         bool transient = failure.Status == 0 || FailureClassifier.IsTransientStatus((HttpStatusCode)failure.Status);
-        bool willRetry = transient && _failures <= _retry.MaxRetries && Backoff.Allows(_retry, failure.RetryAfter);
+        bool willRetry = transient && _failures <= retry.MaxRetries && Backoff.Allows(retry, failure.RetryAfter);
         ReadRecovery recovery = ReadRecovery.Default;
         if (_options.OnFailure is { } hook)
         {
@@ -406,6 +557,11 @@ internal sealed partial class ReadSession
 
         if (!(recovery.ShouldRetry ?? willRetry))
         {
+            if (_logger.IsEnabled(LogLevel.Warning))
+            {
+                Log.ReadGaveUp(_logger, _url, _failures, Describe(failure), _connected);
+            }
+
             throw failure.Error;
         }
 
@@ -418,11 +574,10 @@ internal sealed partial class ReadSession
         }
 
         // A Retry-After beyond MaxRetryAfter that the hook chose to retry anyway waits the cap.
-        TimeSpan delay = recovery.Delay ?? Backoff.Delay(_retry, _failures - 1, failure.RetryAfter) ?? _retry.MaxRetryAfter;
+        TimeSpan delay = recovery.Delay ?? Backoff.Delay(retry, _failures - 1, failure.RetryAfter) ?? retry.MaxRetryAfter;
         if (_logger.IsEnabled(LogLevel.Warning))
         {
-            string what = failure.Status == 0 ? failure.Exception.GetType().Name : $"HTTP {failure.Status}";
-            Log.Retrying(_logger, "GET", _url, Operation, _failures, what, delay.TotalMilliseconds);
+            Log.Retrying(_logger, "GET", _url, Operation, _failures, Describe(failure), delay.TotalMilliseconds);
         }
 
         DurableStreamsTelemetry.Retries.Add(1, new KeyValuePair<string, object?>("durable_streams.operation", Operation));
@@ -436,6 +591,9 @@ internal sealed partial class ReadSession
             await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private static string Describe(ReadFailure failure) =>
+        failure.Status == 0 ? failure.Exception.GetType().Name : $"HTTP {failure.Status}";
 
     private void CountReconnect(string reason)
     {
@@ -487,6 +645,13 @@ internal sealed partial class ReadSession
     {
         if (contentType is not null && !MediaTypes.SameMediaType(contentType, MediaTypes.EventStream))
         {
+            if (_contentType is not null && !MediaTypes.SameMediaType(contentType, _contentType))
+            {
+                // A login page or an error page of a proxy can carry a copied Stream-Next-Offset; its
+                // body is not the stream's data (PROTOCOL.md §5.6: reads answer in the stream's type).
+                throw Protocol($"The response's Content-Type '{contentType}' is not the stream's content type '{_contentType}'");
+            }
+
             _contentType = contentType;
             _stream.RememberContentType(contentType);
         }

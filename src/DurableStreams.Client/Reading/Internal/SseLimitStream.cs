@@ -1,21 +1,24 @@
 namespace DurableStreams.Reading.Internal;
 
 /// <summary>
-/// A read-only wrapper that fails once more than a limit of bytes has been read since the last
-/// <see cref="ResetCount"/> (called for every dispatched SSE event), bounding the memory one event
-/// can take while it is still being parsed.
+/// A read-only wrapper that bounds what the SSE parser can be made to hold before an event is
+/// dispatched: the bytes since the last line break (one endless line) and the bytes since the last
+/// <see cref="ResetCount"/> (called for every dispatched event: one endless event of many lines).
 /// </summary>
 internal sealed class SseLimitStream : Stream
 {
     private readonly Stream _inner;
-    private readonly long _limit;
-    private readonly Func<Exception> _tooLarge;
+    private readonly long _lineLimit;
+    private readonly long _eventLimit;
+    private readonly Func<string, Exception> _tooLarge;
     private long _count;
+    private long _line;
 
-    public SseLimitStream(Stream inner, long limit, Func<Exception> tooLarge)
+    public SseLimitStream(Stream inner, long lineLimit, long eventLimit, Func<string, Exception> tooLarge)
     {
         _inner = inner;
-        _limit = limit;
+        _lineLimit = lineLimit;
+        _eventLimit = eventLimit;
         _tooLarge = tooLarge;
     }
 
@@ -35,15 +38,18 @@ internal sealed class SseLimitStream : Stream
 
     public void ResetCount() => _count = 0;
 
-    public override int Read(byte[] buffer, int offset, int count) => Count(_inner.Read(buffer, offset, count));
+    public override int Read(byte[] buffer, int offset, int count) => Count(buffer.AsSpan(offset, _inner.Read(buffer, offset, count)));
 
-    public override int Read(Span<byte> buffer) => Count(_inner.Read(buffer));
+    public override int Read(Span<byte> buffer) => Count(buffer[.._inner.Read(buffer)]);
 
-    public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Count(await _inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false));
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        Count(await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return Count(buffer.Span[..read]);
+    }
 
     public override void Flush()
     {
@@ -71,14 +77,22 @@ internal sealed class SseLimitStream : Stream
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
-    private int Count(int read)
+    private int Count(ReadOnlySpan<byte> read)
     {
-        _count += read;
-        if (_count > _limit)
+        // PROTOCOL.md §5.8 / the SSE format: lines end with CR, LF or CRLF.
+        int lastBreak = read.LastIndexOfAny((byte)'\r', (byte)'\n');
+        _line = lastBreak < 0 ? _line + read.Length : read.Length - lastBreak - 1;
+        if (_line > _lineLimit)
         {
-            throw _tooLarge();
+            throw _tooLarge($"An SSE line of more than {_lineLimit} bytes");
         }
 
-        return read;
+        _count += read.Length;
+        if (_count > _eventLimit)
+        {
+            throw _tooLarge($"An SSE event of more than {_eventLimit} bytes");
+        }
+
+        return read.Length;
     }
 }
