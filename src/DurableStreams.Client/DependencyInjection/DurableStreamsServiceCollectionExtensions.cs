@@ -102,8 +102,17 @@ public static class DurableStreamsServiceCollectionExtensions
                 // instead of relying on the factory's handler rotation.
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 AutomaticDecompression = DecompressionMethods.All,
+
+                // The transport follows same-origin redirects itself; the handler would resend
+                // every header but Authorization to any host.
+                AllowAutoRedirect = false,
             })
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+
+            // IHttpClientFactory's default loggers write four Information lines per request, and a
+            // live read makes a request per long-poll and per reconnect. The SDK logs its own
+            // retries and reconnects; AddDefaultLogger() on HttpClientBuilder brings these back.
+            .RemoveAllLoggers();
 
         services.TryAddSingleton<IDurableStreamClientFactory, DurableStreamClientFactory>();
         services.AddKeyedSingleton(name, static (sp, key) => sp.GetRequiredService<IDurableStreamClientFactory>().CreateClient((string)key!));
