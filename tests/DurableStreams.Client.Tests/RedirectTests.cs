@@ -279,6 +279,43 @@ public sealed class RedirectTests : IDisposable
         Assert.Contains(new Uri(other.BaseUrl, "elsewhere").ToString(), ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Producer_307ToAnotherOrigin_FailsTheBatchAndSendsNothingThere()
+    {
+        await using var other = new RawHttpServer(Appended);
+        await using var origin = new RawHttpServer(RedirectTo(new Uri(other.BaseUrl, "v1/stream/x")));
+        using var client = new DurableStreamClient(new DurableStreamClientOptions { BaseAddress = origin.BaseUrl });
+        IdempotentProducer producer = client.GetStream("v1/stream/x", "text/plain").CreateProducer("p1", new ProducerOptions { Retry = TestClients.FastRetry() });
+        await using (producer)
+        {
+            producer.Append("x");
+
+            var ex = await Assert.ThrowsAnyAsync<DurableStreamException>(() => producer.FlushAsync(Ct));
+
+            Assert.Equal(307, ex.Status);
+            Assert.Empty(other.Requests);
+        }
+    }
+
+    [Fact]
+    public async Task Producer_SameOrigin307_FollowsWithTheProducerHeadersAndBody()
+    {
+        await using var server = new RawHttpServer(request => request.Target == "/old/x"
+            ? RawHttpServer.Response(307, [("Location", "/new/x")])
+            : RawHttpServer.Response(200, [("Stream-Next-Offset", "0000_0001"), ("Producer-Epoch", request.Header("Producer-Epoch")!), ("Producer-Seq", request.Header("Producer-Seq")!)]));
+        using var client = new DurableStreamClient(new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
+        IdempotentProducer producer = client.GetStream("old/x", "text/plain").CreateProducer("p1");
+        await using (producer)
+        {
+            producer.Append("payload");
+            await producer.FlushAsync(Ct);
+        }
+
+        Assert.Equal(["/old/x", "/new/x"], server.Requests.Select(r => r.Target));
+        Assert.All(server.Requests, r => Assert.Equal("p1", r.Header("Producer-Id")));
+        Assert.All(server.Requests, r => Assert.Equal("payload", Encoding.UTF8.GetString(r.Body)));
+    }
+
     private sealed class NonSeekableStream(byte[] data) : MemoryStream(data)
     {
         public override bool CanSeek => false;
