@@ -23,6 +23,13 @@ namespace DurableStreams;
 /// read, so give it an <see cref="HttpClient"/> whose <see cref="HttpClient.Timeout"/> is
 /// <see cref="Timeout.InfiniteTimeSpan"/>; a finite one also ends long-polls that outlast it.
 /// </para>
+/// <para>
+/// Redirects: the SDK follows 301, 302, 303, 307 and 308 itself, to the same origin (scheme, host
+/// and port) only and at most 5 in a row; 307 and 308 keep the method and body, while 301, 302 and
+/// 303 are followed by reads and <c>HEAD</c> only (they would turn a write into a <c>GET</c>). Any
+/// other redirect fails with a <see cref="DurableStreamException"/> naming the <c>Location</c>, so
+/// headers and data never reach another origin.
+/// </para>
 /// </remarks>
 public class DurableStreamClient : IDisposable
 {
@@ -48,6 +55,15 @@ public class DurableStreamClient : IDisposable
     }
 
     /// <summary>Creates a client on a caller's <see cref="HttpClient"/>.</summary>
+    /// <remarks>
+    /// Build <paramref name="httpClient"/> on a handler with <c>AllowAutoRedirect = false</c>
+    /// (<see cref="SocketsHttpHandler.AllowAutoRedirect"/>, <see cref="HttpClientHandler.AllowAutoRedirect"/>)
+    /// and a <see cref="HttpClient.Timeout"/> of <see cref="Timeout.InfiniteTimeSpan"/>. The SDK
+    /// follows same-origin redirects itself; a handler that follows them resends every header but
+    /// <c>Authorization</c> to whatever host a redirect names. When the SDK sees that the handler
+    /// followed a redirect to another origin, or changed the method, it rejects the answer with a
+    /// <see cref="DurableStreamException"/>, but the request has already been sent there.
+    /// </remarks>
     /// <param name="httpClient">The client to send requests with. Its <see cref="HttpClient.BaseAddress"/> is used when
     /// <see cref="DurableStreamClientOptions.BaseAddress"/> is not set.</param>
     /// <param name="options">Settings; validated here. Default: <see cref="DurableStreamClientOptions"/> defaults.</param>

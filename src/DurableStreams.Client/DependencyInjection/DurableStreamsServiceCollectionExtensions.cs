@@ -23,7 +23,9 @@ public static class DurableStreamsServiceCollectionExtensions
     /// The options are validated when the host starts (<c>ValidateOnStart</c>) and when the client
     /// is first resolved. The SDK already retries through Polly (see <see cref="DurableStreamClientOptions.Retry"/>),
     /// so adding a second resilience handler to <see cref="DurableStreamsBuilder.HttpClientBuilder"/> is not needed
-    /// and would multiply retries.
+    /// and would multiply retries. The registered <see cref="HttpClient"/> does not follow redirects
+    /// (the SDK follows same-origin ones itself) and has IHttpClientFactory's per-request loggers
+    /// removed; <c>HttpClientBuilder.AddDefaultLogger()</c> brings them back.
     /// </remarks>
     public static DurableStreamsBuilder AddDurableStreams(this IServiceCollection services, Action<DurableStreamClientOptions> configure)
     {
