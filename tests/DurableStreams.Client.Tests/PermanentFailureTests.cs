@@ -71,6 +71,22 @@ public sealed class PermanentFailureTests : IDisposable
     }
 
     [Fact]
+    public async Task Producer_ResponseHeadersOverTheLimit_FailsTheBatchWithoutResending()
+    {
+        var handler = new RecordingHandler().ThenThrow(() => new HttpRequestException(HttpRequestError.ConfigurationLimitExceeded, "The HTTP response headers length exceeded the set limit of 65536 bytes."));
+        using DurableStreamClient client = TestClients.Create(handler);
+        IdempotentProducer producer = client.GetStream(TestClients.StreamUrl, "text/plain").CreateProducer("p1", new ProducerOptions { Retry = TestClients.FastRetry() });
+        await using (producer)
+        {
+            producer.Append("x");
+
+            await Assert.ThrowsAsync<DurableStreamProtocolException>(() => producer.FlushAsync(Ct));
+        }
+
+        Assert.Single(handler.Requests);
+    }
+
+    [Fact]
     public async Task Head_CertificateRejected_FailsAtOnce()
     {
         var handler = new RecordingHandler().ThenThrow(() => new HttpRequestException(HttpRequestError.SecureConnectionError, "The SSL connection could not be established.", new AuthenticationException("The remote certificate is invalid.")));
