@@ -289,22 +289,9 @@ internal sealed class HttpTransport
 
     private async ValueTask<HttpRequestMessage> BuildMessageAsync(StreamRequest request, Uri? target, CancellationToken cancellationToken)
     {
-        var query = new List<KeyValuePair<string, string>>(request.Query);
-        var queryNames = new HashSet<string>(request.Query.Select(p => p.Key), StringComparer.Ordinal);
-        if (request.ExtraQuery is not null)
-        {
-            AddQuery(query, queryNames, request.ExtraQuery);
-        }
-
-        if (_options.QueryParametersProvider is { } queryProvider)
-        {
-            AddQuery(query, queryNames, await queryProvider(cancellationToken).ConfigureAwait(false));
-        }
-
-        AddQuery(query, queryNames, _options.DefaultQueryParameters);
-
         // A redirect's Location is requested as the server wrote it, query included.
-        var message = new HttpRequestMessage(request.Method, target ?? DurableStreams.Internal.UrlUtilities.WithQuery(request.Url, query));
+        target ??= await BuildUrlAsync(request, cancellationToken).ConfigureAwait(false);
+        var message = new HttpRequestMessage(request.Method, target);
         try
         {
             HttpContent? content = request.Content?.Invoke();
@@ -337,6 +324,24 @@ internal sealed class HttpTransport
             message.Dispose();
             throw;
         }
+    }
+
+    private async ValueTask<Uri> BuildUrlAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
+        var query = new List<KeyValuePair<string, string>>(request.Query);
+        var queryNames = new HashSet<string>(request.Query.Select(p => p.Key), StringComparer.Ordinal);
+        if (request.ExtraQuery is not null)
+        {
+            AddQuery(query, queryNames, request.ExtraQuery);
+        }
+
+        if (_options.QueryParametersProvider is { } queryProvider)
+        {
+            AddQuery(query, queryNames, await queryProvider(cancellationToken).ConfigureAwait(false));
+        }
+
+        AddQuery(query, queryNames, _options.DefaultQueryParameters);
+        return DurableStreams.Internal.UrlUtilities.WithQuery(request.Url, query);
     }
 
     private static void AddQuery(List<KeyValuePair<string, string>> query, HashSet<string> names, IEnumerable<KeyValuePair<string, string>> parameters)
