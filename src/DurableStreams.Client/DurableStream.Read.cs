@@ -248,7 +248,10 @@ public partial class DurableStream
 
         ReadCheckpoint start = plan.Checkpoint ?? new ReadCheckpoint(plan.Offset);
         long toSkip = start.Skip;
-        await foreach (StreamChunk chunk in ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, cancellationToken).ConfigureAwait(false))
+
+        // Disposing the client ends the read, also while it waits for data or to retry.
+        IAsyncEnumerable<StreamChunk> chunks = Client.EndOnDisposeAsync(token => ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, token), cancellationToken);
+        await foreach (StreamChunk chunk in chunks.ConfigureAwait(false))
         {
             if (toSkip == 0 || chunk.Data.IsEmpty)
             {

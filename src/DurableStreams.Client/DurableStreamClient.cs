@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using DurableStreams.Internal;
 using DurableStreams.Transport.Internal;
 
@@ -22,14 +23,25 @@ namespace DurableStreams;
 /// read, so give it an <see cref="HttpClient"/> whose <see cref="HttpClient.Timeout"/> is
 /// <see cref="Timeout.InfiniteTimeSpan"/>; a finite one also ends long-polls that outlast it.
 /// </para>
+/// <para>
+/// Redirects: the SDK follows 301, 302, 303, 307 and 308 itself, to the same origin (scheme, host
+/// and port) only and at most 5 in a row; 307 and 308 keep the method and body, while 301, 302 and
+/// 303 are followed by reads and <c>HEAD</c> only (they would turn a write into a <c>GET</c>). Any
+/// other redirect fails with a <see cref="DurableStreamException"/> naming the <c>Location</c>, so
+/// headers and data never reach another origin.
+/// </para>
 /// </remarks>
 public partial class DurableStreamClient : IDisposable
 {
     private static readonly Lazy<DurableStreamClient> SharedClient = new(
-        () => new DurableStreamClient(CreateDefaultHttpClient(), new DurableStreamClientOptions(), disposeHttpClient: false),
+        () => new DurableStreamClient(CreateDefaultHttpClient(), new DurableStreamClientOptions(), disposeHttpClient: false) { _shared = true },
         LazyThreadSafetyMode.ExecutionAndPublication);
 
+    // Cancelled by Dispose: every request and read of this client links it. Never disposed itself,
+    // so that DisposalToken stays readable after Dispose.
+    private readonly CancellationTokenSource _disposal = new();
     private readonly HttpTransport? _transport;
+    private bool _shared;
     private readonly bool _disposeHttpClient;
     private readonly Uri? _baseAddress;
     private int _disposed;
@@ -43,6 +55,15 @@ public partial class DurableStreamClient : IDisposable
     }
 
     /// <summary>Creates a client on a caller's <see cref="HttpClient"/>.</summary>
+    /// <remarks>
+    /// Build <paramref name="httpClient"/> on a handler with <c>AllowAutoRedirect = false</c>
+    /// (<see cref="SocketsHttpHandler.AllowAutoRedirect"/>, <see cref="HttpClientHandler.AllowAutoRedirect"/>)
+    /// and a <see cref="HttpClient.Timeout"/> of <see cref="Timeout.InfiniteTimeSpan"/>. The SDK
+    /// follows same-origin redirects itself; a handler that follows them resends every header but
+    /// <c>Authorization</c> to whatever host a redirect names. When the SDK sees that the handler
+    /// followed a redirect to another origin, or changed the method, it rejects the answer with a
+    /// <see cref="DurableStreamException"/>, but the request has already been sent there.
+    /// </remarks>
     /// <param name="httpClient">The client to send requests with. Its <see cref="HttpClient.BaseAddress"/> is used when
     /// <see cref="DurableStreamClientOptions.BaseAddress"/> is not set.</param>
     /// <param name="options">Settings; validated here. Default: <see cref="DurableStreamClientOptions"/> defaults.</param>
@@ -61,7 +82,7 @@ public partial class DurableStreamClient : IDisposable
             throw new ArgumentException($"The base address must be an absolute http or https URL, not '{_baseAddress}'.", nameof(httpClient));
         }
 
-        _transport = new HttpTransport(httpClient, Options);
+        _transport = new HttpTransport(httpClient, Options, _disposal.Token);
         _disposeHttpClient = disposeHttpClient;
     }
 
@@ -84,6 +105,15 @@ public partial class DurableStreamClient : IDisposable
 
     /// <summary>A copy of the options this client was built with.</summary>
     internal DurableStreamClientOptions Options { get; }
+
+    /// <summary>
+    /// Cancelled when this client is disposed. Requests link it (<see cref="HttpTransport"/>), and
+    /// so do reads and producers, which then end with <see cref="DisposedException"/>.
+    /// </summary>
+    internal CancellationToken DisposalToken => _disposal.Token;
+
+    /// <summary>Whether <see cref="Dispose()"/> has been called.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     internal HttpTransport Transport => _transport ?? throw new InvalidOperationException("This DurableStreamClient was created for mocking and has no transport.");
 
@@ -123,7 +153,16 @@ public partial class DurableStreamClient : IDisposable
         return stream.CreateCoreAsync(options, forkSource: null, cancellationToken);
     }
 
-    /// <summary>Disposes the <see cref="HttpClient"/> if this client owns it.</summary>
+    /// <summary>
+    /// Ends every active read and request of this client, then disposes the <see cref="HttpClient"/>
+    /// if this client owns it. Does nothing on <see cref="Default"/>, which lives as long as the process.
+    /// </summary>
+    /// <remarks>
+    /// Reads in progress (catch-up, long-poll, SSE, or waiting to retry) and requests in flight end
+    /// with an <see cref="ObjectDisposedException"/> naming <c>DurableStreamClient</c>, as do
+    /// operations started afterwards, before any I/O. A request that was already sent may still have
+    /// reached the server.
+    /// </remarks>
     public void Dispose()
     {
         Dispose(disposing: true);
@@ -134,9 +173,68 @@ public partial class DurableStreamClient : IDisposable
     /// <param name="disposing">Whether this is a call from <see cref="Dispose()"/>.</param>
     protected virtual void Dispose(bool disposing)
     {
-        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0 && _disposeHttpClient)
+        if (!disposing || _shared || Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _disposal.Cancel();
+        if (_disposeHttpClient)
         {
             _transport?.HttpClient.Dispose();
+        }
+    }
+
+    /// <summary>Throws <see cref="DisposedException"/> when this client is disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw DisposedException();
+        }
+    }
+
+    /// <summary>What an operation of a disposed client throws.</summary>
+    internal static ObjectDisposedException DisposedException() =>
+        new(nameof(DurableStreamClient), "The DurableStreamClient was disposed, which ends its reads and requests.");
+
+    /// <summary>
+    /// Enumerates <paramref name="source"/> with a token that this client's disposal also cancels,
+    /// and reports that cancellation as <see cref="DisposedException"/> rather than as the caller's.
+    /// </summary>
+    internal async IAsyncEnumerable<T> EndOnDisposeAsync<T>(
+        Func<CancellationToken, IAsyncEnumerable<T>> source,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal.Token);
+        IAsyncEnumerator<T> items = source(linked.Token).GetAsyncEnumerator(linked.Token);
+        await using (items.ConfigureAwait(false))
+        {
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await items.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (_disposal.IsCancellationRequested && !cancellationToken.IsCancellationRequested &&
+                                           ex is OperationCanceledException or ObjectDisposedException or HttpRequestException or IOException)
+                {
+                    throw DisposedException();
+                }
+                catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
+                {
+                    throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+                }
+
+                if (!more)
+                {
+                    yield break;
+                }
+
+                yield return items.Current;
+            }
         }
     }
 
@@ -205,6 +303,9 @@ public partial class DurableStreamClient : IDisposable
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             AutomaticDecompression = DecompressionMethods.All,
             ConnectTimeout = TimeSpan.FromSeconds(15),
+
+            // The transport follows same-origin redirects itself (RedirectPolicy).
+            AllowAutoRedirect = false,
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,

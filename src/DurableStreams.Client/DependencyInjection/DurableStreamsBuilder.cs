@@ -22,7 +22,9 @@ public sealed class DurableStreamsBuilder
 
     /// <summary>
     /// The <see cref="IHttpClientBuilder"/> of the client's <see cref="HttpClient"/>: add delegating
-    /// handlers here. The SDK retries by itself; do not add a second retry handler.
+    /// handlers here. The SDK retries by itself; do not add a second retry handler. Its primary handler
+    /// does not follow redirects (keep <c>AllowAutoRedirect = false</c> if you replace it), and its
+    /// per-request Information logs are off: call <c>AddDefaultLogger()</c> here to turn them on.
     /// </summary>
     public IHttpClientBuilder HttpClientBuilder { get; }
 

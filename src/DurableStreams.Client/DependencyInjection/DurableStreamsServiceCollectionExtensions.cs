@@ -23,7 +23,9 @@ public static class DurableStreamsServiceCollectionExtensions
     /// The options are validated when the host starts (<c>ValidateOnStart</c>) and when the client
     /// is first resolved. The SDK already retries through Polly (see <see cref="DurableStreamClientOptions.Retry"/>),
     /// so adding a second resilience handler to <see cref="DurableStreamsBuilder.HttpClientBuilder"/> is not needed
-    /// and would multiply retries.
+    /// and would multiply retries. The registered <see cref="HttpClient"/> does not follow redirects
+    /// (the SDK follows same-origin ones itself) and has IHttpClientFactory's per-request loggers
+    /// removed; <c>HttpClientBuilder.AddDefaultLogger()</c> brings them back.
     /// </remarks>
     public static DurableStreamsBuilder AddDurableStreams(this IServiceCollection services, Action<DurableStreamClientOptions> configure)
     {
@@ -102,8 +104,17 @@ public static class DurableStreamsServiceCollectionExtensions
                 // instead of relying on the factory's handler rotation.
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 AutomaticDecompression = DecompressionMethods.All,
+
+                // The transport follows same-origin redirects itself; the handler would resend
+                // every header but Authorization to any host.
+                AllowAutoRedirect = false,
             })
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+
+            // IHttpClientFactory's default loggers write four Information lines per request, and a
+            // live read makes a request per long-poll and per reconnect. The SDK logs its own
+            // retries and reconnects; AddDefaultLogger() on HttpClientBuilder brings these back.
+            .RemoveAllLoggers();
 
         services.TryAddSingleton<IDurableStreamClientFactory, DurableStreamClientFactory>();
         services.AddKeyedSingleton(name, static (sp, key) => sp.GetRequiredService<IDurableStreamClientFactory>().CreateClient((string)key!));

@@ -521,7 +521,7 @@ internal sealed partial class ReadSession
         {
             response = await _transport.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
-        catch (DurableStreamException ex) when (ex.Status == 0 && ex.InnerException is not null && !cancellationToken.IsCancellationRequested)
+        catch (DurableStreamException ex) when (ex.Status == 0 && ex.InnerException is not null && FailureClassifier.IsNetworkFailure(ex.InnerException) && !cancellationToken.IsCancellationRequested)
         {
             return (null, new ReadFailure(ex.InnerException, ex, 0, null));
         }

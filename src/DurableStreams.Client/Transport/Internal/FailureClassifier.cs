@@ -11,9 +11,58 @@ internal static class FailureClassifier
         status == HttpStatusCode.TooManyRequests ||
         ((int)status >= 500 && status != HttpStatusCode.NotImplemented && status != HttpStatusCode.HttpVersionNotSupported);
 
-    /// <summary>A failure of the network or of the per-attempt timeout (not the caller's cancellation).</summary>
+    /// <summary>
+    /// A failure of the network or of the per-attempt timeout (not the caller's cancellation), which
+    /// a retry may overcome. <see cref="IsPermanentFailure"/> failures are not among them.
+    /// </summary>
     public static bool IsNetworkFailure(Exception exception) =>
-        exception is HttpRequestException or IOException or TimeoutException or SocketException;
+        exception is HttpRequestException or IOException or TimeoutException or SocketException &&
+        !IsPermanentFailure(exception);
+
+    /// <summary>
+    /// An HTTP-level failure the same request would meet again: a response beyond the handler's
+    /// limits (headers larger than <c>MaxResponseHeadersLength</c>), a response that is not valid
+    /// HTTP, a rejected proxy or server authentication, or a server certificate that does not
+    /// validate. Retrying these only delays the error (and hammers the server).
+    /// </summary>
+    public static bool IsPermanentFailure(Exception exception)
+    {
+        if (exception is not HttpRequestException http)
+        {
+            return false;
+        }
+
+        switch (http.HttpRequestError)
+        {
+            case HttpRequestError.ConfigurationLimitExceeded:
+            case HttpRequestError.InvalidResponse:
+            case HttpRequestError.UserAuthenticationError:
+                return true;
+            case HttpRequestError.SecureConnectionError:
+                // A certificate that does not validate is an AuthenticationException; a handshake cut
+                // by the network is an IOException and stays retryable.
+                for (Exception? inner = http.InnerException; inner is not null; inner = inner.InnerException)
+                {
+                    if (inner is System.Security.Authentication.AuthenticationException)
+                    {
+                        return true;
+                    }
+
+                    if (inner is IOException)
+                    {
+                        return false;
+                    }
+                }
+
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Whether a permanent failure came with a response (so the request reached the server).</summary>
+    public static bool ResponseArrived(HttpRequestException exception) =>
+        exception.HttpRequestError is HttpRequestError.ConfigurationLimitExceeded or HttpRequestError.InvalidResponse;
 
     /// <summary>
     /// Whether the request certainly did not reach the server: the name did not resolve or the

@@ -25,11 +25,16 @@ internal sealed class HttpTransport
     private readonly ResiliencePipeline<HttpResponseMessage> _writePipeline;
     private readonly ResiliencePipeline<HttpResponseMessage> _readPipeline;
     private readonly ILogger _logger;
+    private readonly CancellationToken _disposal;
 
-    public HttpTransport(HttpClient http, DurableStreamClientOptions options)
+    /// <param name="http">The client to send with.</param>
+    /// <param name="options">The owning client's options.</param>
+    /// <param name="disposal">Cancelled when the owning <see cref="DurableStreamClient"/> is disposed.</param>
+    public HttpTransport(HttpClient http, DurableStreamClientOptions options, CancellationToken disposal = default)
     {
         _http = http;
         _options = options;
+        _disposal = disposal;
         _logger = options.LoggerFactory?.CreateLogger(DurableStreamsTelemetry.Name) ?? NullLogger.Instance;
         _writePipeline = BuildPipeline(options.Retry, options.TimeProvider, _logger);
         _readPipeline = BuildPipeline(options.ReadRetry, options.TimeProvider, _logger);
@@ -45,7 +50,38 @@ internal sealed class HttpTransport
     /// Sends the request, retrying as its <see cref="RetryMode"/> allows. Returns the final response,
     /// which may be an error status; throws for network failures that retries did not overcome.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The owning client is (or was, while waiting) disposed.</exception>
     public async Task<HttpResponseMessage> SendAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
+        if (_disposal.IsCancellationRequested)
+        {
+            throw DurableStreamClient.DisposedException();
+        }
+
+        if (!_disposal.CanBeCanceled)
+        {
+            return await SendCoreAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal);
+        try
+        {
+            return await SendCoreAsync(request, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_disposal.IsCancellationRequested && !cancellationToken.IsCancellationRequested &&
+                                   ex is OperationCanceledException or ObjectDisposedException or HttpRequestException or IOException)
+        {
+            // Disposing the client ends its requests, and may dispose the HttpClient under them.
+            throw DurableStreamClient.DisposedException();
+        }
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
+        {
+            // Report the caller's own token, not the linked one.
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendCoreAsync(StreamRequest request, CancellationToken cancellationToken)
     {
         ResiliencePipeline<HttpResponseMessage> pipeline = request.Streaming ? _readPipeline : _writePipeline;
         ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
@@ -102,37 +138,73 @@ internal sealed class HttpTransport
             request.EarlierAttemptMayHaveArrived = true;
             throw;
         }
+        catch (HttpRequestException ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsPermanentFailure(ex))
+        {
+            throw WrapPermanentFailure(request, ex);
+        }
     }
 
+    /// <summary>
+    /// One attempt: the request, and the same-origin redirects it is answered with
+    /// (<see cref="RedirectPolicy"/>), all within one per-attempt timeout.
+    /// </summary>
     private async Task<HttpResponseMessage> SendAttemptAsync(StreamRequest request, CancellationToken cancellationToken)
     {
-        using HttpRequestMessage message = await BuildMessageAsync(request, cancellationToken).ConfigureAwait(false);
-        HttpCompletionOption completion = request.Streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
         TimeSpan timeout = request.Live ? Timeout.InfiniteTimeSpan : _options.RequestTimeout;
+        using CancellationTokenSource? attempt = timeout == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt?.CancelAfter(timeout);
+        try
+        {
+            Uri? target = null;
+            for (int followed = 0; ; followed++)
+            {
+                HttpResponseMessage response = await SendHopAsync(request, target, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
+                if (!RedirectPolicy.IsRedirect(response.StatusCode))
+                {
+                    return response;
+                }
+
+                using (response)
+                {
+                    target = FollowOrThrow(request, response, followed);
+                }
+            }
+        }
+        catch (OperationCanceledException ex) when (attempt is not null && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
+        }
+    }
+
+    /// <summary>One HTTP request to <paramref name="target"/> (the request's own URL when null).</summary>
+    private async Task<HttpResponseMessage> SendHopAsync(StreamRequest request, Uri? target, CancellationToken cancellationToken)
+    {
+        using HttpRequestMessage message = await BuildMessageAsync(request, target, cancellationToken).ConfigureAwait(false);
+        HttpCompletionOption completion = request.Streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
+
+        // A handler that follows redirects itself changes the message's URL and method in place.
+        Uri sentUrl = message.RequestUri!;
+        HttpMethod sentMethod = message.Method;
         long started = Stopwatch.GetTimestamp();
         string status = "error";
         try
         {
-            HttpResponseMessage response;
-            if (timeout == Timeout.InfiniteTimeSpan)
+            HttpResponseMessage response = await _http.SendAsync(message, completion, cancellationToken).ConfigureAwait(false);
+            status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (response.RequestMessage?.RequestUri is { } answered &&
+                (!RedirectPolicy.SameOrigin(sentUrl, answered) || response.RequestMessage.Method != sentMethod))
             {
-                response = await _http.SendAsync(message, completion, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                attempt.CancelAfter(timeout);
-                try
-                {
-                    response = await _http.SendAsync(message, completion, attempt.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
-                }
+                // A caller's HttpClient with AllowAutoRedirect: the answer comes from elsewhere.
+                response.Dispose();
+                throw new DurableStreamException(
+                    $"{sentMethod} {DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url)} ({request.Operation}) was redirected by the HttpClient's handler " +
+                    $"to {response.RequestMessage.Method} '{DurableStreams.Internal.UrlUtilities.WithoutQuery(answered)}', another origin or method, so its answer was not accepted. " +
+                    "Set AllowAutoRedirect = false on the handler: the SDK then follows same-origin redirects itself.",
+                    (int)response.StatusCode,
+                    DurableStreamErrorCodes.UnexpectedStatus,
+                    request.Url);
             }
 
-            status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
             return response;
         }
         finally
@@ -144,14 +216,39 @@ internal sealed class HttpTransport
                 new KeyValuePair<string, object?>("http.response.status_code", status));
             if (_logger.IsEnabled(LogLevel.Debug))
             {
-                LogCompleted(request, status, elapsed);
+                LogCompleted(request, sentUrl, status, elapsed);
             }
         }
     }
 
-    private void LogCompleted(StreamRequest request, string status, TimeSpan elapsed)
+    /// <summary>The next URL of a redirect the policy allows; otherwise the exception that names the Location.</summary>
+    private static Uri FollowOrThrow(StreamRequest request, HttpResponseMessage response, int followed)
     {
-        string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url);
+        string? location = response.Headers.NonValidated.TryGetValues("Location", out HeaderStringValues values) ? values.ToString() : null;
+        Uri from = response.RequestMessage?.RequestUri ?? request.Url;
+        (Uri? next, string? refusal) = RedirectPolicy.Decide(
+            request.Method,
+            hasBody: request.Content is not null,
+            bodyRepeatable: request.RetryMode != RetryMode.None,
+            from,
+            response.StatusCode,
+            location,
+            followed);
+        if (next is not null)
+        {
+            return next;
+        }
+
+        throw new DurableStreamException(
+            $"{request.Method} {DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url)} ({request.Operation}) was redirected (HTTP {(int)response.StatusCode}) {refusal}. The redirect was not followed.",
+            (int)response.StatusCode,
+            DurableStreamErrorCodes.UnexpectedStatus,
+            request.Url);
+    }
+
+    private void LogCompleted(StreamRequest request, Uri sentUrl, string status, TimeSpan elapsed)
+    {
+        string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(sentUrl);
         int code = status == "error" ? 0 : int.Parse(status, System.Globalization.CultureInfo.InvariantCulture);
         Log.RequestCompleted(_logger, request.Method.Method, url, request.Operation, code, elapsed.TotalMilliseconds);
     }
@@ -190,23 +287,11 @@ internal sealed class HttpTransport
         return false;
     }
 
-    private async ValueTask<HttpRequestMessage> BuildMessageAsync(StreamRequest request, CancellationToken cancellationToken)
+    private async ValueTask<HttpRequestMessage> BuildMessageAsync(StreamRequest request, Uri? target, CancellationToken cancellationToken)
     {
-        var query = new List<KeyValuePair<string, string>>(request.Query);
-        var queryNames = new HashSet<string>(request.Query.Select(p => p.Key), StringComparer.Ordinal);
-        if (request.ExtraQuery is not null)
-        {
-            AddQuery(query, queryNames, request.ExtraQuery);
-        }
-
-        if (_options.QueryParametersProvider is { } queryProvider)
-        {
-            AddQuery(query, queryNames, await queryProvider(cancellationToken).ConfigureAwait(false));
-        }
-
-        AddQuery(query, queryNames, _options.DefaultQueryParameters);
-
-        var message = new HttpRequestMessage(request.Method, DurableStreams.Internal.UrlUtilities.WithQuery(request.Url, query));
+        // A redirect's Location is requested as the server wrote it, query included.
+        target ??= await BuildUrlAsync(request, cancellationToken).ConfigureAwait(false);
+        var message = new HttpRequestMessage(request.Method, target);
         try
         {
             HttpContent? content = request.Content?.Invoke();
@@ -239,6 +324,24 @@ internal sealed class HttpTransport
             message.Dispose();
             throw;
         }
+    }
+
+    private async ValueTask<Uri> BuildUrlAsync(StreamRequest request, CancellationToken cancellationToken)
+    {
+        var query = new List<KeyValuePair<string, string>>(request.Query);
+        var queryNames = new HashSet<string>(request.Query.Select(p => p.Key), StringComparer.Ordinal);
+        if (request.ExtraQuery is not null)
+        {
+            AddQuery(query, queryNames, request.ExtraQuery);
+        }
+
+        if (_options.QueryParametersProvider is { } queryProvider)
+        {
+            AddQuery(query, queryNames, await queryProvider(cancellationToken).ConfigureAwait(false));
+        }
+
+        AddQuery(query, queryNames, _options.DefaultQueryParameters);
+        return DurableStreams.Internal.UrlUtilities.WithQuery(request.Url, query);
     }
 
     private static void AddQuery(List<KeyValuePair<string, string>> query, HashSet<string> names, IEnumerable<KeyValuePair<string, string>> parameters)
@@ -350,6 +453,41 @@ internal sealed class HttpTransport
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A failure that the same request would meet again (<see cref="FailureClassifier.IsPermanentFailure"/>):
+    /// not retried, and named for what it is rather than as a network failure.
+    /// </summary>
+    private static DurableStreamException WrapPermanentFailure(StreamRequest request, HttpRequestException exception)
+    {
+        string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url);
+        string what = $"{request.Method} {url} ({request.Operation})";
+        if (!FailureClassifier.ResponseArrived(exception))
+        {
+            return new DurableStreamException(
+                $"{what} could not connect: {exception.Message} The same failure would recur, so the request was not retried.",
+                0,
+                DurableStreamErrorCodes.NetworkError,
+                request.Url,
+                exception);
+        }
+
+        string problem = exception.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded
+            ? "exceeds a limit of the HttpClient's handler (for example its response headers are larger than MaxResponseHeadersLength, default 64 KiB)"
+            : "is not a valid HTTP response";
+        if (request.RetryMode != RetryMode.Safe)
+        {
+            return new AppendOutcomeUnknownException(
+                $"{what} got an answer that {problem}: {exception.Message} The request reached the server, so the data may or may not have been stored; it was not resent.",
+                request.Url,
+                exception);
+        }
+
+        return new DurableStreamProtocolException(
+            $"{what} got an answer that {problem}: {exception.Message} The same answer would recur, so the request was not retried.",
+            request.Url,
+            exception);
     }
 
     private static DurableStreamException WrapNetworkFailure(StreamRequest request, Exception exception)
