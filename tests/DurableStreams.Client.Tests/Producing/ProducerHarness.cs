@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Threading.Channels;
-using Microsoft.Extensions.Time.Testing;
+using DurableStreams.Testing;
 
 namespace DurableStreams.Tests.Producing;
 
@@ -96,14 +96,13 @@ internal sealed class ScriptedHandler : HttpMessageHandler
     }
 
     /// <summary>
-    /// The next request. While none has arrived, fake time moves on by <paramref name="step"/>
-    /// (when given) so that linger timers and retry backoffs elapse.
+    /// The next request. While none has arrived and <paramref name="time"/> is given, each timer the
+    /// producer schedules (linger, retry backoff) is run by moving fake time to it.
     /// </summary>
-    public async Task<PendingRequest> NextAsync(CancellationToken cancellationToken, FakeTimeProvider? time = null, TimeSpan? step = null)
+    public async Task<PendingRequest> NextAsync(CancellationToken cancellationToken, SignallingTimeProvider? time = null)
     {
         while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             if (_requests.Reader.TryRead(out PendingRequest? request))
             {
                 return request;
@@ -114,16 +113,12 @@ internal sealed class ScriptedHandler : HttpMessageHandler
                 return await _requests.Reader.ReadAsync(cancellationToken);
             }
 
-            // Give the producer's thread-pool work a moment to reach its timer, then move fake time.
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            poll.CancelAfter(TimeSpan.FromMilliseconds(10));
-            try
+            Task<bool> arrived = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            Task timer = time.WhenTimerPendingAsync(cancellationToken);
+            if (await Task.WhenAny(arrived, timer) == timer && !arrived.IsCompleted)
             {
-                return await _requests.Reader.ReadAsync(poll.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                time.Advance(step ?? TimeSpan.FromMilliseconds(1));
+                await timer;
+                time.AdvanceToNextTimer();
             }
         }
     }
@@ -132,7 +127,7 @@ internal sealed class ScriptedHandler : HttpMessageHandler
     public bool TryNext(out PendingRequest? request) => _requests.Reader.TryRead(out request);
 }
 
-/// <summary>A producer wired to a <see cref="ScriptedHandler"/> and a <see cref="FakeTimeProvider"/>.</summary>
+/// <summary>A producer wired to a <see cref="ScriptedHandler"/> and a <see cref="SignallingTimeProvider"/>.</summary>
 internal sealed class ProducerHarness : IAsyncDisposable
 {
     public const string StreamUrl = "http://streams.test/v1/stream/orders";
@@ -153,7 +148,7 @@ internal sealed class ProducerHarness : IAsyncDisposable
         Producer = Stream.CreateProducer("producer-1", Options);
     }
 
-    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    public SignallingTimeProvider Time { get; } = new();
 
     public ScriptedHandler Handler { get; } = new();
 
@@ -169,22 +164,33 @@ internal sealed class ProducerHarness : IAsyncDisposable
 
     public CancellationToken Ct => _timeout.Token;
 
-    /// <summary>The next request, moving fake time on while none has arrived.</summary>
-    public Task<PendingRequest> NextAsync() => Handler.NextAsync(Ct, Time, TimeSpan.FromMilliseconds(10));
+    /// <summary>The next request, running the producer's timers while none has arrived.</summary>
+    public Task<PendingRequest> NextAsync() => Handler.NextAsync(Ct, Time);
 
     /// <summary>The next request without moving time (it must come without a timer).</summary>
     public Task<PendingRequest> NextWithoutTimeAsync() => Handler.NextAsync(Ct);
 
     public async ValueTask DisposeAsync()
     {
-        // Stop without flushing whatever a test left unanswered.
-        _timeout.Cancel();
+        // Whatever a test left unanswered: run the producer's timers on fake time (its retries, then
+        // ProducerOptions.DisposeTimeout) until DisposeAsync gives up on it, without real waiting.
+        Task dispose = Producer.DisposeAsync().AsTask();
+        while (!dispose.IsCompleted && !Ct.IsCancellationRequested)
+        {
+            Task timer = Time.WhenTimerPendingAsync(Ct);
+            if (await Task.WhenAny(dispose, timer) == timer && !dispose.IsCompleted)
+            {
+                Time.AdvanceToNextTimer();
+            }
+        }
+
         try
         {
-            await Producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            await dispose.WaitAsync(Ct);
         }
-        catch (Exception ex) when (ex is DurableStreamException or OperationCanceledException or TimeoutException)
+        catch (DurableStreamException)
         {
+            // A failure the test did not observe, or the abandonment at the dispose timeout.
         }
 
         Client.Dispose();
