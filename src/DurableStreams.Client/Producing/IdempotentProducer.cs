@@ -95,6 +95,9 @@ public partial class IdempotentProducer : IAsyncDisposable
     /// </summary>
     public virtual Offset? LastAcknowledgedOffset => _core.LastAcknowledgedOffset;
 
+    /// <summary>Where the producer is in its life; for tests and diagnostics.</summary>
+    internal ProducerState State => _core.State;
+
     /// <summary>The failure that stopped the producer, or <see langword="null"/> while it is healthy.</summary>
     public virtual DurableStreamException? Failure => _core.Failure;
 

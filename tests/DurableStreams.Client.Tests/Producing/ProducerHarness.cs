@@ -134,7 +134,10 @@ internal sealed class ProducerHarness : IAsyncDisposable
 
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(20));
 
-    public ProducerHarness(string contentType = "application/json", Action<ProducerOptions>? configure = null)
+    /// <param name="contentType">The stream's content type.</param>
+    /// <param name="configure">Changes to the options.</param>
+    /// <param name="clientDisposed">When given, the producer's "client disposed" token (the internal creation path).</param>
+    public ProducerHarness(string contentType = "application/json", Action<ProducerOptions>? configure = null, CancellationToken? clientDisposed = null)
     {
         Client = new DurableStreamClient(new HttpClient(Handler), new DurableStreamClientOptions { TimeProvider = Time });
         Stream = Client.GetStream(StreamUrl, contentType);
@@ -145,7 +148,9 @@ internal sealed class ProducerHarness : IAsyncDisposable
             OnError = ex => Errors.Add(ex),
         };
         configure?.Invoke(Options);
-        Producer = Stream.CreateProducer("producer-1", Options);
+        Producer = clientDisposed is { } token
+            ? new IdempotentProducer(Stream, "producer-1", Options, token)
+            : Stream.CreateProducer("producer-1", Options);
     }
 
     public SignallingTimeProvider Time { get; } = new();
@@ -169,6 +174,31 @@ internal sealed class ProducerHarness : IAsyncDisposable
 
     /// <summary>The next request without moving time (it must come without a timer).</summary>
     public Task<PendingRequest> NextWithoutTimeAsync() => Handler.NextAsync(Ct);
+
+    /// <summary>
+    /// Stores "0" as seq 0 (confirming the epoch, so that later batches are pipelined), then appends
+    /// <paramref name="messages"/> (one batch each with <c>MaxBatchItems = 1</c>), starts a flush and
+    /// returns it with the requests in flight, ordered by sequence number.
+    /// </summary>
+    public async Task<(Task Flush, PendingRequest[] BySeq)> ConfirmEpochThenPipelineAsync(params string[] messages)
+    {
+        Producer.Append("0");
+        (await NextWithoutTimeAsync()).Accept(1);
+        await Producer.FlushAsync(Ct);
+        foreach (string message in messages)
+        {
+            Producer.Append(message);
+        }
+
+        Task flush = Producer.FlushAsync(Ct);
+        var inFlight = new List<PendingRequest>();
+        for (int i = 0; i < messages.Length; i++)
+        {
+            inFlight.Add(await NextWithoutTimeAsync());
+        }
+
+        return (flush, [.. inFlight.OrderBy(r => r.Seq)]);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -552,7 +552,7 @@ internal sealed class ProducerCore
                     DurableStreamErrorCodes.Unknown,
                     Stream.Url,
                     new ObjectDisposedException(typeof(DurableStreamClient).FullName));
-                if (FaultLocked(abandonedException))
+                if (FaultLocked(abandonedException, signal: false))
                 {
                     abandoned = abandonedException;
                 }
@@ -560,7 +560,6 @@ internal sealed class ProducerCore
 
             epoch = _sequencer.Epoch;
             seq = _sequencer.NextSequence;
-            SignalLocked();
         }
 
         if (abandoned is not null)
@@ -568,7 +567,7 @@ internal sealed class ProducerCore
             Report(abandoned, epoch, seq);
         }
 
-        Stop();
+        Stop(); // wakes every waiter
     }
 
     // ---- Dispatch ------------------------------------------------------------------------------------
@@ -770,7 +769,7 @@ internal sealed class ProducerCore
                     DurableStreamErrorCodes.Unknown,
                     Stream.Url,
                     failure);
-                if (FaultLocked(exception))
+                if (FaultLocked(exception, signal: false))
                 {
                     reported = exception;
                 }
@@ -781,13 +780,23 @@ internal sealed class ProducerCore
             }
 
             batch.Release();
-            SignalLocked();
+            if (reported is null)
+            {
+                SignalLocked();
+            }
+
             DispatchLocked();
         }
 
         if (reported is not null)
         {
+            // Waiters wake after the failure is logged and passed to OnError, so that a caller who
+            // catches it from FlushAsync finds it reported.
             Report(reported, batch.Epoch, batch.Seq);
+            lock (_gate)
+            {
+                SignalLocked();
+            }
         }
     }
 
@@ -926,8 +935,8 @@ internal sealed class ProducerCore
         }
     }
 
-    /// <summary>Records the first failure; unsent messages are dropped (they are reported by it).</summary>
-    private bool FaultLocked(DurableStreamException exception)
+    /// <summary>Records the first failure; unsent messages are dropped (they are reported by it). Waiters wake now unless <paramref name="signal"/> is off (the caller signals after reporting).</summary>
+    private bool FaultLocked(DurableStreamException exception, bool signal = true)
     {
         if (_fault is not null)
         {
@@ -941,7 +950,11 @@ internal sealed class ProducerCore
         }
 
         _buffer.DropUnsent();
-        SignalLocked();
+        if (signal)
+        {
+            SignalLocked();
+        }
+
         return true;
     }
 
