@@ -72,7 +72,17 @@ public sealed class ProducerLifecycleTests
     public async Task CreateProducer_DiClientAndNoLoggerOption_LogsFailuresThroughTheClientsLoggerFactory()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var collector = new FakeLogCollector();
+        var logged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var collector = FakeLogCollector.Create(new FakeLogCollectorOptions
+        {
+            OutputSink = line =>
+            {
+                if (line.Contains("no further batches are sent", StringComparison.Ordinal))
+                {
+                    logged.TrySetResult();
+                }
+            },
+        });
         var recording = new RecordingHandler().ThenRespond(HttpStatusCode.NotFound);
         var services = new ServiceCollection();
         services.AddLogging(logging => logging.AddProvider(new FakeLoggerProvider(collector)));
@@ -85,6 +95,7 @@ public sealed class ProducerLifecycleTests
 
         producer.Append("1");
         await Assert.ThrowsAsync<StreamNotFoundException>(() => producer.FlushAsync(timeout.Token));
+        await logged.Task.WaitAsync(timeout.Token); // a flush that finds the failure already set may return before it is logged
 
         FakeLogRecord failed = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 4004);
         Assert.Equal(LogLevel.Error, failed.Level);
