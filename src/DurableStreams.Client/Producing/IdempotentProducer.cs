@@ -1,13 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.ExceptionServices;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using DurableStreams.Producing.Internal;
-using DurableStreams.Protocol.Internal;
-using DurableStreams.Transport.Internal;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DurableStreams;
 
@@ -36,38 +30,13 @@ namespace DurableStreams;
 /// </remarks>
 public partial class IdempotentProducer : IAsyncDisposable
 {
-    private const string ReflectionJsonMessage =
-        "JSON serialization of arbitrary types may need code that trimming removes; use the overload that takes a JsonTypeInfo<T>.";
+    private const string ReflectionJsonMessage = ProducerCore.ReflectionJsonMessage;
 
-    private const string DynamicCodeJsonMessage =
-        "JSON serialization of arbitrary types may need runtime code generation; use the overload that takes a JsonTypeInfo<T>.";
+    private const string DynamicCodeJsonMessage = ProducerCore.DynamicCodeJsonMessage;
 
-    private readonly object _gate = new();
-    private readonly DurableStream _stream = null!;
-    private readonly HttpTransport _transport = null!;
-    private readonly string _producerId = null!;
-    private readonly bool _autoClaim;
-    private readonly TimeSpan _linger;
-    private readonly int _maxBatchBytes;
-    private readonly int _maxBatchItems;
-    private readonly int _maxInFlight;
-    private readonly long _maxBufferedBytes;
-    private readonly int _maxBufferedMessages;
-    private readonly KeyValuePair<string, string>[] _headers = [];
-    private readonly Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, string>>>? _headersProvider;
-    private readonly RetryOptions _retry = null!;
-    private readonly TimeProvider _time = null!;
-    private readonly ILogger _logger = NullLogger.Instance;
-    private readonly Action<DurableStreamException>? _onError;
-    private readonly JsonSerializerOptions _jsonOptions = null!;
-    private readonly string _urlForLogs = null!;
-    private readonly ITimer? _lingerTimer;
-    private readonly CancellationTokenSource _stop = new();
-
-    private ContentMode _mode;
-    private Utf8JsonWriter? _jsonWriter;
-    private int _sizeHint = 4096;
-    private int _disposed;
+    // The working parts (buffer, epoch and sequence numbers, batch sender) live behind the core;
+    // this class is the public surface. Null only in a mocking subclass.
+    private readonly ProducerCore _core = null!;
 
     /// <summary>Creates a producer on <paramref name="stream"/>. Does no I/O.</summary>
     /// <param name="stream">The stream to append to.</param>
@@ -77,6 +46,12 @@ public partial class IdempotentProducer : IAsyncDisposable
     /// <exception cref="ArgumentException"><paramref name="producerId"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the parameter name says which.</exception>
     public IdempotentProducer(DurableStream stream, string producerId, ProducerOptions? options = null)
+        : this(stream, producerId, options, stream?.ClientDisposedToken ?? CancellationToken.None)
+    {
+    }
+
+    /// <summary>Creates a producer that also stops when <paramref name="clientDisposed"/> is cancelled (its client was disposed).</summary>
+    internal IdempotentProducer(DurableStream stream, string producerId, ProducerOptions? options, CancellationToken clientDisposed)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(producerId);
@@ -87,30 +62,7 @@ public partial class IdempotentProducer : IAsyncDisposable
 
         options ??= new ProducerOptions();
         options.Validate();
-
-        DurableStreamClient client = stream.Client;
-        _stream = stream;
-        _transport = client.Transport;
-        _producerId = producerId;
-        _autoClaim = options.AutoClaim;
-        _linger = options.Linger;
-        _maxBatchBytes = options.MaxBatchBytes;
-        _maxBatchItems = options.MaxBatchItems;
-        _maxInFlight = options.MaxInFlight;
-        _maxBufferedBytes = options.MaxBufferedBytes;
-        _maxBufferedMessages = options.MaxBufferedMessages;
-        _headers = [.. options.Headers];
-        _headersProvider = options.HeadersProvider;
-        _retry = (options.Retry ?? client.Options.Retry).Clone();
-        _time = options.TimeProvider ?? client.Options.TimeProvider;
-        _logger = options.Logger ?? NullLogger.Instance;
-        _onError = options.OnError;
-        _jsonOptions = client.Options.JsonSerializerOptions ?? DurableStream.DefaultJsonOptions;
-        _urlForLogs = DurableStreams.Internal.UrlUtilities.WithoutQuery(stream.Url);
-        _epoch = options.Epoch;
-        _contentType = stream.ContentType;
-        _mode = ModeOf(_contentType);
-        _lingerTimer = _time.CreateTimer(static state => ((IdempotentProducer)state!).OnLingerElapsed(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _core = new ProducerCore(stream, producerId, options, clientDisposed);
     }
 
     /// <summary>For mocking: a producer with no stream, whose virtual members a test double overrides.</summary>
@@ -118,94 +70,36 @@ public partial class IdempotentProducer : IAsyncDisposable
     {
     }
 
-    private enum ContentMode
-    {
-        Unknown,
-        Json,
-        Bytes,
-    }
-
     /// <summary>The stream the producer appends to.</summary>
-    public virtual DurableStream Stream => _stream;
+    public virtual DurableStream Stream => _core.Stream;
 
     /// <summary>The producer id sent as <c>Producer-Id</c>.</summary>
-    public virtual string ProducerId => _producerId;
+    public virtual string ProducerId => _core.ProducerId;
 
     /// <summary>The current epoch: <see cref="ProducerOptions.Epoch"/>, raised by auto-claim or <see cref="RestartAsync"/>.</summary>
-    public virtual long Epoch
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _epoch;
-            }
-        }
-    }
+    public virtual long Epoch => _core.Epoch;
 
     /// <summary>The sequence number the next batch will be sent with, in the current epoch.</summary>
-    public virtual long NextSequence
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _nextSeq;
-            }
-        }
-    }
+    public virtual long NextSequence => _core.NextSequence;
 
     /// <summary>Messages appended and not yet sent (waiting in a batch).</summary>
-    public virtual int PendingCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _pendingMessages;
-            }
-        }
-    }
+    public virtual int PendingCount => _core.PendingCount;
 
     /// <summary>Batches sent and awaiting their response (at most <see cref="ProducerOptions.MaxInFlight"/>).</summary>
-    public virtual int InFlightCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _inFlight;
-            }
-        }
-    }
+    public virtual int InFlightCount => _core.InFlightCount;
 
     /// <summary>
     /// The highest stream tail offset the server reported for an acknowledged batch, or
     /// <see langword="null"/> before the first acknowledgement. Never moves backwards, even when
     /// pipelined responses arrive out of order.
     /// </summary>
-    public virtual Offset? LastAcknowledgedOffset
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _lastAcked;
-            }
-        }
-    }
+    public virtual Offset? LastAcknowledgedOffset => _core.LastAcknowledgedOffset;
+
+    /// <summary>Where the producer is in its life; for tests and diagnostics.</summary>
+    internal ProducerState State => _core.State;
 
     /// <summary>The failure that stopped the producer, or <see langword="null"/> while it is healthy.</summary>
-    public virtual DurableStreamException? Failure
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _fault;
-            }
-        }
-    }
+    public virtual DurableStreamException? Failure => _core.Failure;
 
     // ---- Append: fire-and-forget -------------------------------------------------------------
 
@@ -433,27 +327,7 @@ public partial class IdempotentProducer : IAsyncDisposable
         while (!TryAddAny(value));
     }
 
-    private async Task WaitForRoomAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Task changed;
-            lock (_gate)
-            {
-                ThrowIfCannotAcceptLocked();
-                if (HasRoomLocked())
-                {
-                    return;
-                }
-
-                changed = _changed.Task;
-            }
-
-            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    // ---- Building batches ------------------------------------------------------------------------
+    private Task WaitForRoomAsync(CancellationToken cancellationToken) => _core.WaitForRoomAsync(cancellationToken);
 
     [RequiresUnreferencedCode(ReflectionJsonMessage)]
     [RequiresDynamicCode(DynamicCodeJsonMessage)]
@@ -487,231 +361,11 @@ public partial class IdempotentProducer : IAsyncDisposable
         }
     }
 
-    private bool TryAddBytes(ReadOnlySpan<byte> data)
-    {
-        lock (_gate)
-        {
-            if (!AcceptLocked())
-            {
-                return false;
-            }
+    private bool TryAddBytes(ReadOnlySpan<byte> data) => _core.TryAddBytes(data);
 
-            ProducerBatch batch = OpenBatchForLocked(data.Length);
-            int start = batch.BeginItem();
-            data.CopyTo(batch.GetSpan(data.Length));
-            batch.Advance(data.Length);
-            AddedLocked(batch, start, rawJson: true, nameof(data));
-            return true;
-        }
-    }
+    private bool TryAddText(string text) => _core.TryAddText(text);
 
-    private bool TryAddText(string text)
-    {
-        lock (_gate)
-        {
-            if (!AcceptLocked())
-            {
-                return false;
-            }
-
-            int length = Encoding.UTF8.GetByteCount(text);
-            ProducerBatch batch = OpenBatchForLocked(length);
-            int start = batch.BeginItem();
-            WriteText(batch, text, length);
-            AddedLocked(batch, start, rawJson: true, nameof(text));
-            return true;
-        }
-    }
-
-    private bool TryAddJson<T>(T value, JsonTypeInfo<T>? jsonTypeInfo)
-    {
-        lock (_gate)
-        {
-            if (!AcceptLocked())
-            {
-                return false;
-            }
-
-            ProducerBatch batch = OpenBatchLocked();
-            int start = batch.BeginItem();
-            WriteJsonLocked(batch, start, value, jsonTypeInfo);
-            AddedLocked(batch, start, rawJson: false, nameof(value));
-            return true;
-        }
-    }
-
-    private static void WriteText(ProducerBatch batch, string text, int byteCount)
-    {
-        Span<byte> span = batch.GetSpan(byteCount);
-        batch.Advance(Encoding.UTF8.GetBytes(text, span));
-    }
-
-    private void WriteJsonLocked<T>(ProducerBatch batch, int start, T value, JsonTypeInfo<T>? jsonTypeInfo)
-    {
-        Utf8JsonWriter writer = _jsonWriter ??= new Utf8JsonWriter(batch, new JsonWriterOptions
-        {
-            Encoder = _jsonOptions.Encoder,
-            Indented = _jsonOptions.WriteIndented,
-            MaxDepth = _jsonOptions.MaxDepth,
-        });
-        writer.Reset(batch);
-        try
-        {
-            if (jsonTypeInfo is not null)
-            {
-                JsonSerializer.Serialize(writer, value, jsonTypeInfo);
-            }
-            else
-            {
-                SerializeWithReflection(writer, value);
-            }
-
-            writer.Flush();
-        }
-        catch
-        {
-            batch.RollbackItem(start);
-            writer.Reset(System.IO.Stream.Null);
-            throw;
-        }
-    }
-
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reached only from overloads annotated with RequiresUnreferencedCode.")]
-    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Reached only from overloads annotated with RequiresDynamicCode.")]
-    private void SerializeWithReflection<T>(Utf8JsonWriter writer, T value) => JsonSerializer.Serialize(writer, value, _jsonOptions);
-
-    /// <summary>Checks the item just written, accounts for it, and cuts the batch where the limits say.</summary>
-    private void AddedLocked(ProducerBatch batch, int start, bool rawJson, string paramName)
-    {
-        ReadOnlySpan<byte> item = batch.ItemSince(start);
-        if (rawJson && _mode == ContentMode.Json && !IsOneJsonValue(item))
-        {
-            batch.RollbackItem(start);
-            throw new ArgumentException("On a JSON stream each message must be exactly one JSON value (PROTOCOL.md §9.1).", paramName);
-        }
-
-        int length = item.Length;
-        batch.EndItem(start);
-        _bufferedBytes += length;
-        DurableStreamsTelemetry.ProducerBufferedBytes.Add(length);
-        _bufferedMessages++;
-        _pendingMessages++;
-
-        if (batch.Count > 1 && batch.WireLength > _maxBatchBytes)
-        {
-            // The item does not fit: move it to a fresh batch and send the full one.
-            ProducerBatch next = NewBatchLocked(isClose: false);
-            next.AddItem(batch.ItemSince(start));
-            batch.RemoveLastItem(start);
-            SealOpenLocked();
-            _open = next;
-            ArmLingerLocked();
-            batch = next;
-        }
-
-        if (batch.WireLength >= _maxBatchBytes || batch.Count >= _maxBatchItems)
-        {
-            SealOpenLocked();
-        }
-
-        PumpLocked();
-    }
-
-    /// <summary>
-    /// The open batch, after sealing it first if an item of <paramref name="length"/> bytes would
-    /// not fit, so that known-size items never overflow a batch's buffer.
-    /// </summary>
-    private ProducerBatch OpenBatchForLocked(int length)
-    {
-        if (_open is { Count: > 0 } open && open.WireLength + (open.JsonLayout ? 1 : 0) + length > _maxBatchBytes)
-        {
-            SealOpenLocked();
-        }
-
-        return OpenBatchLocked();
-    }
-
-    private ProducerBatch OpenBatchLocked()
-    {
-        if (_open is null)
-        {
-            _open = NewBatchLocked(isClose: false);
-            ArmLingerLocked();
-        }
-
-        return _open;
-    }
-
-    private ProducerBatch NewBatchLocked(bool isClose) =>
-        new(jsonLayout: _mode != ContentMode.Bytes, trackItems: _mode == ContentMode.Unknown, isClose ? 256 : _sizeHint) { IsClose = isClose };
-
-    private void ArmLingerLocked()
-    {
-        _openGeneration++;
-        _openLingerExpired = _linger == TimeSpan.Zero;
-        if (!_openLingerExpired)
-        {
-            _armedGeneration = _openGeneration;
-            _lingerTimer?.Change(_linger, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    private void OnLingerElapsed()
-    {
-        lock (_gate)
-        {
-            if (_open is not null && _armedGeneration == _openGeneration)
-            {
-                _openLingerExpired = true;
-                PumpLocked();
-            }
-        }
-    }
-
-    /// <summary>Moves the open batch, if it has messages, to the send queue.</summary>
-    private void SealOpenLocked()
-    {
-        ProducerBatch? batch = _open;
-        if (batch is null || batch.Count == 0)
-        {
-            return;
-        }
-
-        _open = null;
-        batch.Seal();
-        batch.Ordinal = _nextOrdinal++;
-        _sizeHint = Math.Max(256, Math.Min(batch.WireLength, _maxBatchBytes));
-        _queued.Enqueue(batch);
-    }
-
-    private bool AcceptLocked()
-    {
-        ThrowIfCannotAcceptLocked();
-        return HasRoomLocked();
-    }
-
-    private bool HasRoomLocked() =>
-        _bufferedMessages == 0 || (_bufferedMessages < _maxBufferedMessages && _bufferedBytes < _maxBufferedBytes);
-
-    private void ThrowIfCannotAcceptLocked()
-    {
-        ThrowIfFaultedLocked();
-        if (_closeTask is not null)
-        {
-            throw new InvalidOperationException("The producer is closing or has closed the stream; no more messages can be appended.");
-        }
-
-        ObjectDisposedException.ThrowIf(_stopped, this);
-    }
-
-    private void ThrowIfFaultedLocked()
-    {
-        if (_fault is { } fault)
-        {
-            _faultObserved = true;
-            ExceptionDispatchInfo.Throw(fault);
-        }
-    }
+    private bool TryAddJson<T>(T value, JsonTypeInfo<T>? jsonTypeInfo) => _core.TryAddJson(value, jsonTypeInfo);
 
     private static void ThrowIfFull(bool accepted)
     {
@@ -729,30 +383,4 @@ public partial class IdempotentProducer : IAsyncDisposable
             throw new ArgumentException("A message cannot be empty: the server rejects empty appends (PROTOCOL.md §5.2).", paramName);
         }
     }
-
-    /// <summary>Whether the bytes are exactly one JSON value, checked without allocating.</summary>
-    private static bool IsOneJsonValue(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
-        try
-        {
-            if (!reader.Read())
-            {
-                return false;
-            }
-
-            while (reader.Read())
-            {
-            }
-
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
-
-    private static ContentMode ModeOf(string? contentType) =>
-        contentType is null ? ContentMode.Unknown : MediaTypes.IsJson(contentType) ? ContentMode.Json : ContentMode.Bytes;
 }

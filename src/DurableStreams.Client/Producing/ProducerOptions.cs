@@ -24,6 +24,7 @@ public sealed class ProducerOptions
     private int _maxInFlight = 5;
     private long _maxBufferedBytes = 64L * 1024 * 1024;
     private int _maxBufferedMessages = 100_000;
+    private TimeSpan _disposeTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The epoch the producer starts in (PROTOCOL.md §5.2.1): increase it each time a producer with
@@ -199,7 +200,33 @@ public sealed class ProducerOptions
     /// <summary>The clock for linger and retry delays. Default: the client's <see cref="DurableStreamClientOptions.TimeProvider"/>.</summary>
     public TimeProvider? TimeProvider { get; set; }
 
-    /// <summary>Where the producer logs retries, epoch claims and failures (never header values). Default: none.</summary>
+    /// <summary>
+    /// How long <see cref="IdempotentProducer.DisposeAsync"/> waits for the messages appended so far
+    /// (or a close in progress) to be acknowledged before it stops and abandons them, reporting a
+    /// <see cref="DurableStreamErrorCodes.Timeout"/> failure. <see cref="Timeout.InfiniteTimeSpan"/>
+    /// waits as long as it takes. Measured on <see cref="TimeProvider"/>. Default: 30 s.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    public TimeSpan DisposeTimeout
+    {
+        get => _disposeTimeout;
+        set
+        {
+            if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+            {
+                throw new ArgumentOutOfRangeException(nameof(DisposeTimeout), value, "DisposeTimeout must be > 0, or Timeout.InfiniteTimeSpan.");
+            }
+
+            _disposeTimeout = value;
+        }
+    }
+
+    /// <summary>
+    /// Where the producer logs retries, epoch claims and failures (never header values). Default:
+    /// a logger from the client's <see cref="DurableStreamClientOptions.LoggerFactory"/> (category
+    /// <c>DurableStreams.IdempotentProducer</c>; set by <c>AddDurableStreams</c> from the app's
+    /// logging), or none when the client has no logger factory.
+    /// </summary>
     public ILogger? Logger { get; set; }
 
     /// <summary>
@@ -220,6 +247,7 @@ public sealed class ProducerOptions
         MaxInFlight = _maxInFlight;
         MaxBufferedBytes = _maxBufferedBytes;
         MaxBufferedMessages = _maxBufferedMessages;
+        DisposeTimeout = _disposeTimeout;
         Retry?.Validate();
     }
 }

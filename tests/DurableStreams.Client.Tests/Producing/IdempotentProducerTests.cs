@@ -425,21 +425,7 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_FencedWithSeveralBatchesInFlight_ClaimsOnceAndRenumbersThemInOrder()
     {
         await using var h = new ProducerHarness(configure: o => { o.AutoClaim = true; o.MaxBatchItems = 1; o.MaxInFlight = 3; });
-        h.Producer.Append("0");
-        (await h.NextWithoutTimeAsync()).Accept(1);
-        await h.Producer.FlushAsync(h.Ct);
-
-        h.Producer.Append("1");
-        h.Producer.Append("2");
-        h.Producer.Append("3");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        var old = new List<PendingRequest>();
-        for (int i = 0; i < 3; i++)
-        {
-            old.Add(await h.NextWithoutTimeAsync());
-        }
-
-        old = [.. old.OrderBy(r => r.Seq)];
+        (Task flush, PendingRequest[] old) = await h.ConfirmEpochThenPipelineAsync("1", "2", "3");
         Assert.Equal([1L, 2L, 3L], old.Select(r => r.Seq));
 
         // Another instance took epoch 1: every in-flight request of epoch 0 is refused.
@@ -472,16 +458,8 @@ public sealed class IdempotentProducerTests
             o.MaxInFlight = 2;
             o.Retry = new RetryOptions(maxRetries: 3, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), jitter: false);
         });
-        h.Producer.Append("0");
-        (await h.NextWithoutTimeAsync()).Accept(1);
-        await h.Producer.FlushAsync(h.Ct);
-        h.Producer.Append("1");
-        h.Producer.Append("2");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        PendingRequest a = await h.NextWithoutTimeAsync();
-        PendingRequest b = await h.NextWithoutTimeAsync();
-        PendingRequest seq1 = a.Seq == 1 ? a : b;
-        PendingRequest seq2 = a.Seq == 2 ? a : b;
+        (Task flush, PendingRequest[] inFlight) = await h.ConfirmEpochThenPipelineAsync("1", "2");
+        (PendingRequest seq1, PendingRequest seq2) = (inFlight[0], inFlight[1]);
 
         seq1.Drop(); // may or may not be stored; its retry waits 10 s of fake time
         seq2.Respond(HttpStatusCode.Forbidden, ("Producer-Epoch", "1"));
@@ -539,18 +517,8 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_PipelinedBatchOvertakesEarlierOne_WaitsForItThenResendsSameSeq()
     {
         await using var h = new ProducerHarness(configure: o => { o.MaxBatchItems = 1; o.MaxInFlight = 3; });
-        h.Producer.Append("0");
-        PendingRequest seq0 = await h.NextWithoutTimeAsync();
-        seq0.Accept(1);
-        await h.Producer.FlushAsync(h.Ct);
-
-        h.Producer.Append("1");
-        h.Producer.Append("2");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        PendingRequest a = await h.NextWithoutTimeAsync();
-        PendingRequest b = await h.NextWithoutTimeAsync();
-        PendingRequest seq1 = a.Seq == 1 ? a : b;
-        PendingRequest seq2 = a.Seq == 2 ? a : b;
+        (Task flush, PendingRequest[] inFlight) = await h.ConfirmEpochThenPipelineAsync("1", "2");
+        (PendingRequest seq1, PendingRequest seq2) = (inFlight[0], inFlight[1]);
 
         // seq 2 reached the server first.
         seq2.Respond(HttpStatusCode.Conflict, ("Producer-Expected-Seq", "1"), ("Producer-Received-Seq", "2"));
@@ -568,17 +536,8 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_GapResponseArrivesAfterEarlierBatchCompleted_StillResends()
     {
         await using var h = new ProducerHarness(configure: o => { o.MaxBatchItems = 1; o.MaxInFlight = 3; });
-        h.Producer.Append("0");
-        (await h.NextWithoutTimeAsync()).Accept(1);
-        await h.Producer.FlushAsync(h.Ct);
-
-        h.Producer.Append("1");
-        h.Producer.Append("2");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        PendingRequest a = await h.NextWithoutTimeAsync();
-        PendingRequest b = await h.NextWithoutTimeAsync();
-        PendingRequest seq1 = a.Seq == 1 ? a : b;
-        PendingRequest seq2 = a.Seq == 2 ? a : b;
+        (Task flush, PendingRequest[] inFlight) = await h.ConfirmEpochThenPipelineAsync("1", "2");
+        (PendingRequest seq1, PendingRequest seq2) = (inFlight[0], inFlight[1]);
 
         // The earlier batch's acknowledgement is recorded before anyone waits for it.
         seq1.Accept(2);
@@ -629,15 +588,8 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_ConnectionDropped_ResendsSameEpochSeqAndBody()
     {
         await using var h = new ProducerHarness(configure: o => { o.MaxBatchItems = 1; o.MaxInFlight = 2; });
-        h.Producer.Append("0");
-        (await h.NextWithoutTimeAsync()).Accept(1);
-        h.Producer.Append("1");
-        h.Producer.Append("2");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        PendingRequest a = await h.NextWithoutTimeAsync();
-        PendingRequest b = await h.NextWithoutTimeAsync();
-        PendingRequest seq1 = a.Seq == 1 ? a : b;
-        PendingRequest seq2 = a.Seq == 2 ? a : b;
+        (Task flush, PendingRequest[] inFlight) = await h.ConfirmEpochThenPipelineAsync("1", "2");
+        (PendingRequest seq1, PendingRequest seq2) = (inFlight[0], inFlight[1]);
 
         seq1.Drop();
         seq2.Accept(3);
@@ -671,16 +623,8 @@ public sealed class IdempotentProducerTests
     public async Task LastAcknowledgedOffset_ResponsesOutOfOrder_NeverMovesBackwards()
     {
         await using var h = new ProducerHarness(configure: o => { o.MaxBatchItems = 1; o.MaxInFlight = 2; });
-        h.Producer.Append("0");
-        (await h.NextWithoutTimeAsync()).Accept(1);
-        await h.Producer.FlushAsync(h.Ct);
-        h.Producer.Append("1");
-        h.Producer.Append("2");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        PendingRequest a = await h.NextWithoutTimeAsync();
-        PendingRequest b = await h.NextWithoutTimeAsync();
-        PendingRequest seq1 = a.Seq == 1 ? a : b;
-        PendingRequest seq2 = a.Seq == 2 ? a : b;
+        (Task flush, PendingRequest[] inFlight) = await h.ConfirmEpochThenPipelineAsync("1", "2");
+        (PendingRequest seq1, PendingRequest seq2) = (inFlight[0], inFlight[1]);
 
         seq2.Accept(3);
         await WaitUntilAsync(() => h.Producer.LastAcknowledgedOffset == new Offset(PendingRequest.Offset(3)), h.Ct);
@@ -755,6 +699,7 @@ public sealed class IdempotentProducerTests
     [InlineData(nameof(ProducerOptions.MaxBufferedBytes))]
     [InlineData(nameof(ProducerOptions.MaxBufferedMessages))]
     [InlineData(nameof(ProducerOptions.Linger))]
+    [InlineData(nameof(ProducerOptions.DisposeTimeout))]
     public void ProducerOptions_InvalidValue_ThrowsNamingTheOption(string option)
     {
         var options = new ProducerOptions();
@@ -766,6 +711,7 @@ public sealed class IdempotentProducerTests
             nameof(ProducerOptions.MaxInFlight) => () => options.MaxInFlight = -3,
             nameof(ProducerOptions.MaxBufferedBytes) => () => options.MaxBufferedBytes = 0,
             nameof(ProducerOptions.MaxBufferedMessages) => () => options.MaxBufferedMessages = 0,
+            nameof(ProducerOptions.DisposeTimeout) => () => options.DisposeTimeout = TimeSpan.Zero,
             _ => () => options.Linger = TimeSpan.FromMilliseconds(-1),
         };
 
@@ -786,6 +732,9 @@ public sealed class IdempotentProducerTests
         Assert.Equal(5, options.MaxInFlight);
         Assert.True(options.MaxBufferedBytes < long.MaxValue);
         Assert.True(options.MaxBufferedMessages < int.MaxValue);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.DisposeTimeout);
+        options.DisposeTimeout = Timeout.InfiniteTimeSpan;
+        options.Validate();
     }
 
     [Fact]

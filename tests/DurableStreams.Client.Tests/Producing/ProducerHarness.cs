@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Threading.Channels;
-using Microsoft.Extensions.Time.Testing;
+using DurableStreams.Testing;
 
 namespace DurableStreams.Tests.Producing;
 
@@ -96,14 +96,13 @@ internal sealed class ScriptedHandler : HttpMessageHandler
     }
 
     /// <summary>
-    /// The next request. While none has arrived, fake time moves on by <paramref name="step"/>
-    /// (when given) so that linger timers and retry backoffs elapse.
+    /// The next request. While none has arrived and <paramref name="time"/> is given, each timer the
+    /// producer schedules (linger, retry backoff) is run by moving fake time to it.
     /// </summary>
-    public async Task<PendingRequest> NextAsync(CancellationToken cancellationToken, FakeTimeProvider? time = null, TimeSpan? step = null)
+    public async Task<PendingRequest> NextAsync(CancellationToken cancellationToken, SignallingTimeProvider? time = null)
     {
         while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             if (_requests.Reader.TryRead(out PendingRequest? request))
             {
                 return request;
@@ -114,16 +113,12 @@ internal sealed class ScriptedHandler : HttpMessageHandler
                 return await _requests.Reader.ReadAsync(cancellationToken);
             }
 
-            // Give the producer's thread-pool work a moment to reach its timer, then move fake time.
-            using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            poll.CancelAfter(TimeSpan.FromMilliseconds(10));
-            try
+            Task<bool> arrived = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            Task timer = time.WhenTimerPendingAsync(cancellationToken);
+            if (await Task.WhenAny(arrived, timer) == timer && !arrived.IsCompleted)
             {
-                return await _requests.Reader.ReadAsync(poll.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                time.Advance(step ?? TimeSpan.FromMilliseconds(1));
+                await timer;
+                time.AdvanceToNextTimer();
             }
         }
     }
@@ -132,14 +127,17 @@ internal sealed class ScriptedHandler : HttpMessageHandler
     public bool TryNext(out PendingRequest? request) => _requests.Reader.TryRead(out request);
 }
 
-/// <summary>A producer wired to a <see cref="ScriptedHandler"/> and a <see cref="FakeTimeProvider"/>.</summary>
+/// <summary>A producer wired to a <see cref="ScriptedHandler"/> and a <see cref="SignallingTimeProvider"/>.</summary>
 internal sealed class ProducerHarness : IAsyncDisposable
 {
     public const string StreamUrl = "http://streams.test/v1/stream/orders";
 
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(20));
 
-    public ProducerHarness(string contentType = "application/json", Action<ProducerOptions>? configure = null)
+    /// <param name="contentType">The stream's content type.</param>
+    /// <param name="configure">Changes to the options.</param>
+    /// <param name="clientDisposed">When given, the producer's "client disposed" token (the internal creation path).</param>
+    public ProducerHarness(string contentType = "application/json", Action<ProducerOptions>? configure = null, CancellationToken? clientDisposed = null)
     {
         Client = new DurableStreamClient(new HttpClient(Handler), new DurableStreamClientOptions { TimeProvider = Time });
         Stream = Client.GetStream(StreamUrl, contentType);
@@ -150,10 +148,12 @@ internal sealed class ProducerHarness : IAsyncDisposable
             OnError = ex => Errors.Add(ex),
         };
         configure?.Invoke(Options);
-        Producer = Stream.CreateProducer("producer-1", Options);
+        Producer = clientDisposed is { } token
+            ? new IdempotentProducer(Stream, "producer-1", Options, token)
+            : Stream.CreateProducer("producer-1", Options);
     }
 
-    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    public SignallingTimeProvider Time { get; } = new();
 
     public ScriptedHandler Handler { get; } = new();
 
@@ -169,22 +169,58 @@ internal sealed class ProducerHarness : IAsyncDisposable
 
     public CancellationToken Ct => _timeout.Token;
 
-    /// <summary>The next request, moving fake time on while none has arrived.</summary>
-    public Task<PendingRequest> NextAsync() => Handler.NextAsync(Ct, Time, TimeSpan.FromMilliseconds(10));
+    /// <summary>The next request, running the producer's timers while none has arrived.</summary>
+    public Task<PendingRequest> NextAsync() => Handler.NextAsync(Ct, Time);
 
     /// <summary>The next request without moving time (it must come without a timer).</summary>
     public Task<PendingRequest> NextWithoutTimeAsync() => Handler.NextAsync(Ct);
 
+    /// <summary>
+    /// Stores "0" as seq 0 (confirming the epoch, so that later batches are pipelined), then appends
+    /// <paramref name="messages"/> (one batch each with <c>MaxBatchItems = 1</c>), starts a flush and
+    /// returns it with the requests in flight, ordered by sequence number.
+    /// </summary>
+    public async Task<(Task Flush, PendingRequest[] BySeq)> ConfirmEpochThenPipelineAsync(params string[] messages)
+    {
+        Producer.Append("0");
+        (await NextWithoutTimeAsync()).Accept(1);
+        await Producer.FlushAsync(Ct);
+        foreach (string message in messages)
+        {
+            Producer.Append(message);
+        }
+
+        Task flush = Producer.FlushAsync(Ct);
+        var inFlight = new List<PendingRequest>();
+        for (int i = 0; i < messages.Length; i++)
+        {
+            inFlight.Add(await NextWithoutTimeAsync());
+        }
+
+        return (flush, [.. inFlight.OrderBy(r => r.Seq)]);
+    }
+
     public async ValueTask DisposeAsync()
     {
-        // Stop without flushing whatever a test left unanswered.
-        _timeout.Cancel();
+        // Whatever a test left unanswered: run the producer's timers on fake time (its retries, then
+        // ProducerOptions.DisposeTimeout) until DisposeAsync gives up on it, without real waiting.
+        Task dispose = Producer.DisposeAsync().AsTask();
+        while (!dispose.IsCompleted && !Ct.IsCancellationRequested)
+        {
+            Task timer = Time.WhenTimerPendingAsync(Ct);
+            if (await Task.WhenAny(dispose, timer) == timer && !dispose.IsCompleted)
+            {
+                Time.AdvanceToNextTimer();
+            }
+        }
+
         try
         {
-            await Producer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            await dispose.WaitAsync(Ct);
         }
-        catch (Exception ex) when (ex is DurableStreamException or OperationCanceledException or TimeoutException)
+        catch (DurableStreamException)
         {
+            // A failure the test did not observe, or the abandonment at the dispose timeout.
         }
 
         Client.Dispose();

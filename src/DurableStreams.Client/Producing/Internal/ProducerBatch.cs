@@ -3,6 +3,28 @@ using System.Net;
 
 namespace DurableStreams.Producing.Internal;
 
+/// <summary>The life of one producer batch.</summary>
+internal enum BatchState
+{
+    /// <summary>Receiving messages (the buffer's open batch), or a close batch being written.</summary>
+    Open,
+
+    /// <summary>Sealed and waiting for a request slot.</summary>
+    Queued,
+
+    /// <summary>Numbered (epoch, seq) and being sent, retries included.</summary>
+    InFlight,
+
+    /// <summary>The server stored it (or answered a resend as a duplicate of it).</summary>
+    Acknowledged,
+
+    /// <summary>It could not be stored; the producer's failure says why.</summary>
+    Failed,
+
+    /// <summary>Never answered: dropped unsent after a failure, or cut off when the producer stopped.</summary>
+    Abandoned,
+}
+
 /// <summary>
 /// One producer request body under construction, in a buffer rented from the shared pool. In JSON
 /// layout it holds <c>[item,item,...]</c> (PROTOCOL.md §9.1.2: the server flattens one level, so
@@ -57,14 +79,14 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
 
     public long Seq { get; set; } = -1;
 
-    public bool Dispatched { get; set; }
+    /// <summary>Where the batch is in its life; changed under the producer's lock.</summary>
+    public BatchState State { get; set; }
 
-    public bool Done { get; set; }
+    /// <summary>Whether the batch is finished: acknowledged, failed or abandoned.</summary>
+    public bool IsDone => State is BatchState.Acknowledged or BatchState.Failed or BatchState.Abandoned;
 
     /// <summary>An attempt got no answer, so the server may or may not have stored the current (epoch, seq).</summary>
     public bool Ambiguous { get; set; }
-
-    public bool Succeeded { get; set; }
 
     /// <summary>The response's <c>Stream-Next-Offset</c>, on success.</summary>
     public Offset? NextOffset { get; set; }
