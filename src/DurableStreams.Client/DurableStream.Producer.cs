@@ -15,7 +15,5 @@ public partial class DurableStream
         new(this, producerId, options, ClientDisposedToken);
 
     /// <summary>Cancelled when the client that made this handle is disposed: its producers then stop.</summary>
-#pragma warning disable CA1822 // Reads the client's token once it is connected.
-    internal CancellationToken ClientDisposedToken => CancellationToken.None; // TODO(lead): client disposal token
-#pragma warning restore CA1822
+    internal CancellationToken ClientDisposedToken => _client?.DisposalToken ?? CancellationToken.None;
 }

@@ -55,6 +55,22 @@ public sealed class ProducerLifecycleTests
     }
 
     [Fact]
+    public async Task DurableStreamClientDispose_WhileABatchIsInFlight_EndsItsProducers()
+    {
+        await using var h = new ProducerHarness();
+        h.Producer.Append("1");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+        await h.NextWithoutTimeAsync(); // in flight, unanswered
+
+        h.Client.Dispose();
+
+        var flushed = await Assert.ThrowsAsync<ObjectDisposedException>(() => flush.WaitAsync(h.Ct));
+        Assert.Equal(typeof(DurableStreamClient).FullName, flushed.ObjectName);
+        Assert.Throws<ObjectDisposedException>(() => h.Producer.Append("2"));
+        Assert.Equal(ProducerState.Detached, h.Producer.State);
+    }
+
+    [Fact]
     public async Task ClientDisposed_Idle_LaterCallsThrowObjectDisposedAndNothingIsReported()
     {
         using var clientGone = new CancellationTokenSource();
