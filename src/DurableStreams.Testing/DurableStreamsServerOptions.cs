@@ -31,8 +31,8 @@ public class DurableStreamsServerOptions
     /// <summary>The largest request body (PUT or POST) accepted; a larger one gets 413. Default: 16 MiB.</summary>
     public long MaxRequestBodySize { get; set; } = 16L * 1024 * 1024;
 
-    /// <summary>The most stream data one catch-up, long-poll or SSE data event carries (at least one message or byte). Default: 64 KiB.</summary>
-    public int MaxReadChunkSize { get; set; } = 64 * 1024;
+    /// <summary>The most stream data one catch-up, long-poll or SSE data event carries (at least one message or byte). Default: 4 MiB.</summary>
+    public int MaxReadChunkSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
     /// The clock for TTL and <c>Stream-Expires-At</c> expiry and for long-poll cursors; pass a fake one to

@@ -282,7 +282,7 @@ internal sealed class StreamStore
         if (command.StreamSeq is not null && stream.LastStreamSeq is not null
             && string.CompareOrdinal(command.StreamSeq, stream.LastStreamSeq) <= 0)
         {
-            return new AppendOutcome(AppendStatus.StreamSeqConflict, tail, false) { Message = "Stream-Seq is not greater than the last one." };
+            return new AppendOutcome(AppendStatus.StreamSeqConflict, tail, false) { Message = "Sequence conflict: Stream-Seq must be greater than the last one (byte-wise)." };
         }
 
         return new AppendOutcome(AppendStatus.Appended, tail, false) { ProducerEpoch = producer?.Epoch, ProducerSeq = producer?.Seq };
