@@ -50,7 +50,7 @@ public sealed partial class ServeCommandTests : IDisposable
         int exit = await DurableStreamCli.RunAsync(["serve", "--port", "70000"], console, timeout.Token);
 
         Assert.Equal(ExitCodes.Usage, exit);
-        Assert.Contains("--port", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--port must be 0 to 65535, not 70000", error.ToString(), StringComparison.Ordinal);
     }
 
     private async Task<RunningServer> ServeAsync(CancellationToken cancellationToken)
