@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace DurableStreams.Testing.Internal;
@@ -6,27 +5,42 @@ namespace DurableStreams.Testing.Internal;
 /// <summary>JSON mode bodies (PROTOCOL.md §9.1): validation, one level of array flattening, response arrays.</summary>
 internal static class JsonMessages
 {
-    private static readonly JsonDocumentOptions Strict = new() { MaxDepth = 256 };
+    private static readonly JsonReaderOptions Strict = new() { MaxDepth = 256 };
 
-    /// <summary>Splits a body into messages; false with a reason when it is not valid JSON.</summary>
+    /// <summary>
+    /// Splits a body into messages; false with a reason when it is not exactly one valid JSON value.
+    /// Messages are slices of the body as sent (the reader only finds their boundaries), so what a
+    /// reader gets back is byte for byte what was appended.
+    /// </summary>
     public static bool TryFlatten(byte[] body, out List<byte[]> messages, out string? error)
     {
         messages = [];
         error = null;
         try
         {
-            using var document = JsonDocument.Parse(body, Strict);
-            var root = document.RootElement;
-            if (root.ValueKind == JsonValueKind.Array)
+            var reader = new Utf8JsonReader(body, Strict);
+            if (!reader.Read())
             {
-                foreach (var element in root.EnumerateArray())
+                error = "The body is not valid JSON: it is empty.";
+                return false;
+            }
+
+            if (reader.TokenType == JsonTokenType.StartArray)
+            {
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    messages.Add(Encoding.UTF8.GetBytes(element.GetRawText()));
+                    messages.Add(Slice(body, ref reader));
                 }
             }
             else
             {
-                messages.Add(Encoding.UTF8.GetBytes(root.GetRawText()));
+                messages.Add(Slice(body, ref reader));
+            }
+
+            if (reader.Read())
+            {
+                error = "The body is not valid JSON: more than one value.";
+                return false;
             }
 
             return true;
@@ -36,6 +50,14 @@ internal static class JsonMessages
             error = $"The body is not valid JSON: {e.Message}";
             return false;
         }
+    }
+
+    /// <summary>The bytes of the value starting at the reader's current token; leaves the reader on its last token.</summary>
+    private static byte[] Slice(byte[] body, ref Utf8JsonReader reader)
+    {
+        var start = (int)reader.TokenStartIndex;
+        reader.Skip();
+        return body.AsSpan(start, (int)reader.BytesConsumed - start).ToArray();
     }
 
     /// <summary>Writes messages as one JSON array.</summary>
