@@ -20,7 +20,7 @@ internal sealed class FileJournal
         Directory.CreateDirectory(_directory);
     }
 
-    public void Created(StoredStream stream, IReadOnlyList<byte[]> units, bool close) => Write(stream, writer =>
+    public void Created(StoredStream stream, IReadOnlyList<ReadOnlyMemory<byte>> units, bool close) => Write(stream, writer =>
     {
         writer.WriteString("t", "create");
         writer.WriteNumber("id", stream.Id);
@@ -47,7 +47,7 @@ internal sealed class FileJournal
         writer.WriteBoolean("close", close);
     }, create: true);
 
-    public void Appended(StoredStream stream, IReadOnlyList<byte[]> units, string? streamSeq, ProducerTuple? producer, bool close) => Write(stream, writer =>
+    public void Appended(StoredStream stream, IReadOnlyList<ReadOnlyMemory<byte>> units, string? streamSeq, ProducerTuple? producer, bool close) => Write(stream, writer =>
     {
         writer.WriteString("t", "append");
         WriteUnits(writer, units);
@@ -178,19 +178,19 @@ internal sealed class FileJournal
         return stream;
     }
 
-    private static void WriteUnits(Utf8JsonWriter writer, IReadOnlyList<byte[]> units)
+    private static void WriteUnits(Utf8JsonWriter writer, IReadOnlyList<ReadOnlyMemory<byte>> units)
     {
         writer.WriteStartArray("units");
         foreach (var unit in units)
         {
-            writer.WriteBase64StringValue(unit);
+            writer.WriteBase64StringValue(unit.Span);
         }
 
         writer.WriteEndArray();
     }
 
-    private static List<byte[]> ReadUnits(JsonElement record) =>
-        record.GetProperty("units").EnumerateArray().Select(u => u.GetBytesFromBase64()).ToList();
+    private static List<ReadOnlyMemory<byte>> ReadUnits(JsonElement record) =>
+        record.GetProperty("units").EnumerateArray().Select(u => (ReadOnlyMemory<byte>)u.GetBytesFromBase64()).ToList();
 
     private string FileOf(long id) => Path.Combine(_directory, id.ToString("D16", CultureInfo.InvariantCulture) + ".jsonl");
 

@@ -9,10 +9,10 @@ internal static class JsonMessages
 
     /// <summary>
     /// Splits a body into messages; false with a reason when it is not exactly one valid JSON value.
-    /// Messages are slices of the body as sent (the reader only finds their boundaries), so what a
-    /// reader gets back is byte for byte what was appended.
+    /// Messages are slices of the body as sent (the reader only finds their boundaries; they share the
+    /// body's array, which is never written again), so a reader gets back byte for byte what was appended.
     /// </summary>
-    public static bool TryFlatten(byte[] body, out List<byte[]> messages, out string? error)
+    public static bool TryFlatten(byte[] body, out List<ReadOnlyMemory<byte>> messages, out string? error)
     {
         messages = [];
         error = null;
@@ -53,11 +53,11 @@ internal static class JsonMessages
     }
 
     /// <summary>The bytes of the value starting at the reader's current token; leaves the reader on its last token.</summary>
-    private static byte[] Slice(byte[] body, ref Utf8JsonReader reader)
+    private static ReadOnlyMemory<byte> Slice(byte[] body, ref Utf8JsonReader reader)
     {
         var start = (int)reader.TokenStartIndex;
         reader.Skip();
-        return body.AsSpan(start, (int)reader.BytesConsumed - start).ToArray();
+        return body.AsMemory(start, (int)reader.BytesConsumed - start);
     }
 
     /// <summary>Writes messages as one JSON array.</summary>

@@ -5,7 +5,7 @@ namespace DurableStreams.Testing.Internal;
 /// <param name="Data">The bytes; for JSON streams, one message's UTF-8 text.</param>
 /// <param name="BatchEnd">The position just past the append that stored this entry: the next data boundary
 /// a fork sub-offset may not pass (PROTOCOL.md §4.2).</param>
-internal sealed record StreamEntry(long Start, byte[] Data, long BatchEnd);
+internal sealed record StreamEntry(long Start, ReadOnlyMemory<byte> Data, long BatchEnd);
 
 /// <summary>The idempotent producer state of one producer id on one stream (PROTOCOL.md §5.2.1).</summary>
 internal sealed class ProducerState
@@ -130,7 +130,7 @@ internal sealed class StoredStream
     }
 
     /// <summary>Adds data and state changes; the caller holds <see cref="Gate"/> and has validated everything.</summary>
-    public void ApplyLocked(IReadOnlyList<byte[]> units, string? streamSeq, ProducerTuple? producer, bool close)
+    public void ApplyLocked(IReadOnlyList<ReadOnlyMemory<byte>> units, string? streamSeq, ProducerTuple? producer, bool close)
     {
         var batchEnd = Tail;
         foreach (var unit in units)
@@ -252,7 +252,7 @@ internal sealed class StoredStream
                     take = budget;
                 }
 
-                parts.Add(entry.Data.AsMemory((int)(position - entry.Start), (int)take));
+                parts.Add(entry.Data.Slice((int)(position - entry.Start), (int)take));
                 budget -= take;
                 position += take;
                 if (position >= entry.Start + entry.Data.Length)

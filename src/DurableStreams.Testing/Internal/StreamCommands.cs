@@ -14,7 +14,7 @@ internal sealed class CreateCommand
 
     public bool Close { get; init; }
 
-    public IReadOnlyList<byte[]> Units { get; init; } = [];
+    public IReadOnlyList<ReadOnlyMemory<byte>> Units { get; init; } = [];
 
     public string? ForkedFrom { get; init; }
 
@@ -43,7 +43,7 @@ internal sealed record CreateOutcome(CreateStatus Status, StoredStream? Stream, 
 internal sealed class AppendCommand
 {
     /// <summary>The units to store: the body (byte streams) or its flattened messages (JSON streams).</summary>
-    public IReadOnlyList<byte[]> Units { get; init; } = [];
+    public IReadOnlyList<ReadOnlyMemory<byte>> Units { get; init; } = [];
 
     public bool HasBody { get; init; }
 

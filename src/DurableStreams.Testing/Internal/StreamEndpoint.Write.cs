@@ -81,7 +81,7 @@ internal sealed partial class StreamEndpoint
 
         var contentType = string.IsNullOrWhiteSpace(request.ContentType) ? null : request.ContentType.Trim();
         var effectiveType = contentType ?? (sourcePath is not null ? _store.Find(sourcePath)?.ContentType : null) ?? MediaTypes.OctetStream;
-        IReadOnlyList<byte[]> units = [];
+        IReadOnlyList<ReadOnlyMemory<byte>> units = [];
         if (body.Length > 0)
         {
             if (MediaTypes.IsJson(effectiveType))
@@ -216,7 +216,7 @@ internal sealed partial class StreamEndpoint
             return;
         }
 
-        List<byte[]> units = [];
+        List<ReadOnlyMemory<byte>> units = [];
         string? jsonError = null;
         if (body.Length > 0)
         {

@@ -163,10 +163,30 @@ internal sealed partial class StreamEndpoint
             sizeFeature.MaxRequestBodySize = null; // the limit is enforced here, so the answer is the protocol's 413
         }
 
+        var aborted = request.HttpContext.RequestAborted;
+        if (request.ContentLength is { } length)
+        {
+            // Known length (the usual case): read straight into the array that will be stored.
+            var exact = new byte[length];
+            var filled = 0;
+            while (filled < exact.Length)
+            {
+                var n = await request.Body.ReadAsync(exact.AsMemory(filled), aborted).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    throw new BadHttpRequestException("The request body ended before its Content-Length.");
+                }
+
+                filled += n;
+            }
+
+            return exact;
+        }
+
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+        while ((read = await request.Body.ReadAsync(chunk, aborted).ConfigureAwait(false)) > 0)
         {
             if (buffer.Length + read > limit)
             {
