@@ -35,8 +35,10 @@ public class DurableStreamsServerOptions
     public int MaxReadChunkSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// The clock for TTL and <c>Stream-Expires-At</c> expiry and for long-poll cursors; pass a fake one to
-    /// expire streams in a test without waiting. Default: <see cref="TimeProvider.System"/>.
+    /// The clock for TTL and <c>Stream-Expires-At</c> expiry and for live-read cursors; pass a fake one to
+    /// expire streams in a test without waiting. It also times <see cref="LongPollTimeout"/> and
+    /// <see cref="SseConnectionLifetime"/>: with a fake clock, a long-poll that gets no data answers only
+    /// once the clock is advanced past its timeout. Default: <see cref="TimeProvider.System"/>.
     /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
