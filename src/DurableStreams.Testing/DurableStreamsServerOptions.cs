@@ -28,7 +28,7 @@ public class DurableStreamsServerOptions
     /// </summary>
     public TimeSpan SseConnectionLifetime { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>The largest request body (PUT or POST) accepted; a larger one gets 413. Default: 16 MiB.</summary>
+    /// <summary>The largest request body (PUT or POST) accepted, at most <see cref="Array.MaxLength"/>; a larger one gets 413. Default: 16 MiB.</summary>
     public long MaxRequestBodySize { get; set; } = 16L * 1024 * 1024;
 
     /// <summary>The most stream data one catch-up, long-poll or SSE data event carries (at least one message or byte). Default: 4 MiB.</summary>
@@ -54,9 +54,9 @@ public class DurableStreamsServerOptions
             throw new ArgumentException($"{nameof(SseConnectionLifetime)} must be positive, not {SseConnectionLifetime}.", nameof(SseConnectionLifetime));
         }
 
-        if (MaxRequestBodySize <= 0)
+        if (MaxRequestBodySize <= 0 || MaxRequestBodySize > Array.MaxLength)
         {
-            throw new ArgumentException($"{nameof(MaxRequestBodySize)} must be positive, not {MaxRequestBodySize}.", nameof(MaxRequestBodySize));
+            throw new ArgumentException($"{nameof(MaxRequestBodySize)} must be 1 to {Array.MaxLength} bytes, not {MaxRequestBodySize}.", nameof(MaxRequestBodySize));
         }
 
         if (MaxReadChunkSize <= 0)

@@ -43,7 +43,7 @@ internal sealed partial class StreamEndpoint
             return;
         }
 
-        var stream = FindActive(path, response, out var status);
+        var stream = FindActive(path, out var status);
         if (stream is null)
         {
             await ErrorAsync(response, status, status == 410 ? "The stream was deleted." : "No stream at this URL.").ConfigureAwait(false);

@@ -188,7 +188,7 @@ internal sealed partial class StreamEndpoint
             producer = new ProducerTuple(id, epoch, seq);
         }
 
-        var stream = FindActive(path, response, out var status);
+        var stream = FindActive(path, out var status);
         if (stream is null)
         {
             await ErrorAsync(response, status, status == 410 ? "The stream was deleted." : "No stream at this URL.").ConfigureAwait(false);
@@ -308,7 +308,7 @@ internal sealed partial class StreamEndpoint
     {
         var response = context.Response;
         response.Headers.CacheControl = NoStore;
-        var stream = FindActive(path, response, out var status);
+        var stream = FindActive(path, out var status);
         if (stream is null)
         {
             response.StatusCode = status;

@@ -119,7 +119,7 @@ internal sealed partial class StreamEndpoint
         return rest.Length == 0 || rest[0] != '/' ? null : rest[1..];
     }
 
-    private StoredStream? FindActive(string path, HttpResponse response, out int status)
+    private StoredStream? FindActive(string path, out int status)
     {
         var stream = _store.Find(path);
         status = stream switch
@@ -129,7 +129,6 @@ internal sealed partial class StreamEndpoint
             { Lifecycle: StreamLifecycle.Active } => StatusCodes.Status200OK,
             _ => StatusCodes.Status404NotFound,
         };
-        _ = response;
         return status == StatusCodes.Status200OK ? stream : null;
     }
 
