@@ -67,10 +67,18 @@ public sealed class DurableStreamTestServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
         });
         var app = builder.Build();
-        app.MapDurableStreams(options.StreamsPath, options);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new DurableStreamTestServer(app, new Uri(address.TrimEnd('/') + "/"), "/" + options.StreamsPath.Trim('/'));
+        try
+        {
+            app.MapDurableStreams(options.StreamsPath, options);
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new DurableStreamTestServer(app, new Uri(address.TrimEnd('/') + "/"), "/" + options.StreamsPath.Trim('/'));
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>The URL of the stream <paramref name="name"/> (which may contain slashes) on this server.</summary>

@@ -159,6 +159,14 @@ public sealed class ServerLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task StartAsync_PortInUse_ThrowsIOException()
+    {
+        await using var first = await DurableStreamTestServer.StartAsync();
+
+        await Assert.ThrowsAsync<IOException>(() => DurableStreamTestServer.StartAsync(new DurableStreamTestServerOptions { Port = first.BaseAddress.Port }, Ct));
+    }
+
+    [Fact]
     public async Task StartAsync_BadOptions_ThrowsArgumentException()
     {
         await Assert.ThrowsAsync<ArgumentException>(() => DurableStreamTestServer.StartAsync(new DurableStreamTestServerOptions { Port = -1 }, Ct));
