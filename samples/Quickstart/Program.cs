@@ -3,17 +3,18 @@
 //   dotnet run --project samples/Quickstart
 //
 // With DURABLE_STREAMS_URL set (e.g. http://localhost:4437) it talks to that server; without it,
-// it installs (first run) and starts the pinned reference server, and stops it at the end.
+// it starts an in-process development server (DurableStreamTestServer from the DurableStreams.Testing
+// package: nothing but the .NET SDK needed) and stops it at the end.
 using DurableStreams;
 using DurableStreams.Testing;
 
 string? serverUrl = Environment.GetEnvironmentVariable("DURABLE_STREAMS_URL");
-ReferenceServerProcess? localServer = null;
+DurableStreamTestServer? localServer = null;
 if (string.IsNullOrEmpty(serverUrl))
 {
-    Console.Error.WriteLine("DURABLE_STREAMS_URL is not set: starting the reference server (npm package @durable-streams/server)...");
-    localServer = await ReferenceServerProcess.StartAsync();
-    serverUrl = localServer.BaseUrl.AbsoluteUri;
+    localServer = await DurableStreamTestServer.StartAsync();
+    serverUrl = localServer.BaseAddress.AbsoluteUri;
+    Console.Error.WriteLine($"DURABLE_STREAMS_URL is not set: started an in-process development server at {serverUrl}");
 }
 
 try

@@ -7,8 +7,9 @@ using DurableStreams.Benchmarks;
 using DurableStreams.Benchmarks.Scenarios;
 
 // Three modes:
-//   dotnet run -c Release --project tests/DurableStreams.Client.Benchmarks -- scenarios [--smoke] [--only NAME]
-//     the end-to-end scenarios against the real reference server, each beside a bare-HttpClient baseline
+//   dotnet run -c Release --project tests/DurableStreams.Client.Benchmarks -- scenarios [--smoke] [--only NAME] [--server node|dotnet]
+//     the end-to-end scenarios against the real reference server (or, with --server dotnet, the .NET
+//     DurableStreamTestServer in its own process), each beside a bare-HttpClient baseline
 //     (--only runs the scenarios whose name contains NAME, e.g. "fan-out");
 //   dotnet run -c Release --project tests/DurableStreams.Client.Benchmarks -- producer [--smoke] [--messages N]
 //     the producer throughput scenario alone (see ProducerScenario);
@@ -18,7 +19,9 @@ bool smoke = args.Contains("--smoke");
 if (args.Length > 0 && args[0] == "scenarios")
 {
     int only = Array.IndexOf(args, "--only");
-    return await ScenarioRunner.RunAsync(smoke, only >= 0 && only + 1 < args.Length ? args[only + 1] : null);
+    int server = Array.IndexOf(args, "--server");
+    bool dotnetServer = server >= 0 && server + 1 < args.Length && args[server + 1] == "dotnet";
+    return await ScenarioRunner.RunAsync(smoke, only >= 0 && only + 1 < args.Length ? args[only + 1] : null, dotnetServer);
 }
 
 if (args.Length > 0 && args[0] == "producer")

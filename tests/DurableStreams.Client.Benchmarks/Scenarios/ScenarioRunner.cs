@@ -13,24 +13,28 @@ internal static class ScenarioRunner
 {
     /// <param name="smoke">Tiny sizes, for CI.</param>
     /// <param name="only">Run only the scenarios whose name contains this text (e.g. "fan-out"); null runs all.</param>
-    public static async Task<int> RunAsync(bool smoke, string? only = null)
+    /// <param name="dotnetServer">Run against the .NET server (DurableStreamTestServer, own process) instead of the Node reference server.</param>
+    public static async Task<int> RunAsync(bool smoke, string? only = null, bool dotnetServer = false)
     {
         var total = Stopwatch.StartNew();
-        Console.WriteLine("Starting the reference server...");
-        await using ReferenceServerProcess server = await ReferenceServerProcess.StartAsync();
-        Console.WriteLine($"Reference server at {server.BaseUrl}{(smoke ? " (smoke run: tiny sizes)" : "")}");
+        Console.WriteLine($"Starting the {(dotnetServer ? ".NET server (DurableStreamTestServer)" : "reference server")}...");
+        await using IAsyncDisposable process = dotnetServer
+            ? await DotnetServerProcess.StartAsync(TimeSpan.FromSeconds(30))
+            : await ReferenceServerProcess.StartAsync();
+        Uri baseUrl = process is DotnetServerProcess dotnet ? dotnet.BaseUrl : ((ReferenceServerProcess)process).BaseUrl;
+        Console.WriteLine($"Server at {baseUrl}{(smoke ? " (smoke run: tiny sizes)" : "")}");
         var sizes = smoke ? ScenarioSizes.Smoke : ScenarioSizes.Full;
         var rows = new List<ScenarioRow>();
         _only = only;
 
-        using var shared = new SharedClients(server.BaseUrl);
+        using var shared = new SharedClients(baseUrl);
         await Run(rows, "append", () => LatencyScenarios.AppendAsync(shared, sizes));
         await Run(rows, "catch-up read", () => LatencyScenarios.CatchUpAsync(shared, sizes));
         await Run(rows, "long-poll round trip", () => LatencyScenarios.RoundTripAsync(shared, sizes, LiveMode.LongPoll));
         await Run(rows, "SSE round trip", () => LatencyScenarios.RoundTripAsync(shared, sizes, LiveMode.Sse));
         await Run(rows, "producer", () => ThroughputScenarios.ProducerAsync(shared, sizes));
         await Run(rows, "catch-up read throughput", () => ThroughputScenarios.CatchUpAsync(shared, sizes));
-        await Run(rows, "fan-out", () => FanOutScenario.RunAsync(server.BaseUrl, sizes));
+        await Run(rows, "fan-out", () => FanOutScenario.RunAsync(baseUrl, sizes));
 
         total.Stop();
         ScenarioReport.PrintTable(rows);
