@@ -240,7 +240,9 @@ internal static class DurableStreamCli
             Arity = ArgumentArity.ZeroOrOne,
         };
         Option<string?> contentType = ContentTypeOption("The stream's content type, if known (saves a HEAD request; the server rejects a mismatch).");
-        Option<bool> json = JsonOption("The stream is a JSON stream. DATA is one JSON value; standard input holds one JSON value or newline-delimited JSON (one message per line), sent through an idempotent producer.");
+        Option<bool> json = JsonOption(
+            "The stream is a JSON stream. DATA is one JSON value; standard input holds one JSON value or newline-delimited JSON (one message per line), sent through an idempotent producer. " +
+            "Input from a file (< FILE) is checked whole first: a bad line sends nothing (exit 2). Input from a pipe is sent as it is read: a bad line stops the write after the messages before it are stored (exit 1). Either way the error names the line.");
         var command = new Command("write", "Append data to a stream.")
         {
             stream, data, contentType, json,
