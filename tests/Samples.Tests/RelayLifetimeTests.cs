@@ -55,6 +55,7 @@ public sealed class RelayLifetimeTests : IAsyncLifetime
 
         // A shutdown timeout far beyond the test's: stopping finishes only if the relay ends the
         // live response itself when the app stops.
+        // Not `await using`: if the relay did not stop, disposing it again would wait the 10 minutes.
         var relay = new RelayFactory(_server.BaseUrl, kestrelPort: 0, shutdownTimeout: TimeSpan.FromMinutes(10));
         relay.StartServer();
         FakeLogCollector logs = relay.Logs;
