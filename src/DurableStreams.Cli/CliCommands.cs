@@ -69,7 +69,7 @@ internal sealed class CliCommands
             }
 
             return json
-                ? await WriteJsonInputAsync(stream, ct).ConfigureAwait(false)
+                ? await WriteJsonInputAsync(name, stream, ct).ConfigureAwait(false)
                 : await WriteRawInputAsync(stream, ct).ConfigureAwait(false);
         }, cancellationToken);
 
@@ -219,8 +219,17 @@ internal sealed class CliCommands
         return ExitCodes.Success;
     }
 
-    private async Task<int> WriteJsonInputAsync(DurableStream stream, CancellationToken ct)
+    private async Task<int> WriteJsonInputAsync(string name, DurableStream stream, CancellationToken ct)
     {
+        // Standard input that is a file is known whole: check all of it first, so a bad line sends
+        // nothing (exit 2). A pipe may never end (`tail -f app.ndjson | durable-stream write`), so its
+        // messages go out as they are read; a bad line stops the write after the lines before it
+        // are stored (exit 1, with the line number).
+        if (_console.InputFile is { } file)
+        {
+            await CheckJsonInputAsync(file, ct).ConfigureAwait(false);
+        }
+
         var reader = new JsonValueReader(_console.Input);
         using var progress = new Progress(_console);
 
@@ -239,12 +248,21 @@ internal sealed class CliCommands
                     progress.AddMessage(message.Length);
                 }
             }
-            catch (UsageException) when (progress.Messages > 0)
+            catch (JsonInputException ex) when (progress.Messages == 0)
             {
-                // Messages before the bad input were accepted: store them, then report the error.
+                throw new UsageException($"{ex.Message} Nothing was sent.", ex);
+            }
+            catch (JsonInputException ex)
+            {
+                // Messages before the bad line were read and handed to the producer: store them, so
+                // what the stream holds is exactly the input up to that line.
                 await producer.FlushAsync(ct).ConfigureAwait(false);
                 progress.Complete();
-                throw;
+                string messages = progress.Messages == 1 ? "message" : "messages";
+                await Error.WriteLineAsync(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"durable-stream: write {name} stopped: {ex.Message} Stored the {progress.Messages} {messages} before it (next offset {producer.LastAcknowledgedOffset}); nothing after them was sent.")).ConfigureAwait(false);
+                return ExitCodes.Failure;
             }
 
             if (progress.Messages == 0)
@@ -258,6 +276,22 @@ internal sealed class CliCommands
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>Reads a whole input file once, holding one value at a time; a bad value is a usage error (nothing sent).</summary>
+    private static async Task CheckJsonInputAsync(Stream file, CancellationToken ct)
+    {
+        var reader = new JsonValueReader(file);
+        try
+        {
+            while (await reader.ReadNextAsync(ct).ConfigureAwait(false) is not null)
+            {
+            }
+        }
+        catch (JsonInputException ex)
+        {
+            throw new UsageException($"{ex.Message} Nothing was sent.", ex);
+        }
     }
 
     private static void RequireOneJsonValue(byte[] bytes)

@@ -9,6 +9,13 @@ internal sealed class CliConsole
     /// <summary>Standard input, read as bytes (data for <c>write</c>).</summary>
     public required Stream Input { get; init; }
 
+    /// <summary>
+    /// A second, independent view of standard input when it is a regular file (`&lt; events.ndjson`),
+    /// reading from the same starting point; <see langword="null"/> for a pipe or terminal, whose
+    /// input can be read only once. <c>write --json</c> checks a file whole before sending any of it.
+    /// </summary>
+    public Stream? InputFile { get; init; }
+
     /// <summary>Standard output, written as bytes (data of <c>read</c>) and text (help, <c>head</c>).</summary>
     public required Stream Output { get; init; }
 
@@ -34,19 +41,67 @@ internal sealed class CliConsole
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
-    /// Standard output as a plain file stream on Unix: the console stream ignores a closed pipe
-    /// (EPIPE), so `durable-stream read --live s | head` would read on forever; a file stream
-    /// reports it as an <see cref="IOException"/> and the read stops.
+    /// Standard output. On Unix a pipe, terminal or socket gets a plain file stream: the console
+    /// stream ignores a closed pipe (EPIPE), so `durable-stream read --live s | head` would read on
+    /// forever, while a file stream reports it as an <see cref="IOException"/> and the read stops.
+    /// A regular file (`&gt; out.txt`) gets the console stream instead: a file stream writes at its
+    /// own position (pwrite), so it would overwrite what the shell or an earlier command wrote
+    /// through the same open file (`2&gt;&amp;1`, `{ a; b; } &gt; f`); the console stream writes at
+    /// the shared position, and a regular file has no closed-pipe case to detect.
     /// </summary>
-    private static Stream OpenStandardOutput() =>
-        OperatingSystem.IsWindows()
-            ? Console.OpenStandardOutput()
-            : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+    private static Stream OpenStandardOutput()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return Console.OpenStandardOutput();
+        }
+
+        var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false);
+        var file = new FileStream(handle, FileAccess.Write, bufferSize: 0);
+        if (!file.CanSeek)
+        {
+            return file;
+        }
+
+        file.Dispose();
+        return Console.OpenStandardOutput();
+    }
+
+    /// <summary>
+    /// Standard input as a file stream of its own when it is a regular file; it reads at its own
+    /// position (pread), so checking the file through it leaves the shared position, which
+    /// <see cref="Console.OpenStandardInput()"/> reads from, where it was.
+    /// </summary>
+    private static FileStream? OpenStandardInputFile()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        try
+        {
+            var file = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+            if (file.CanSeek)
+            {
+                return file;
+            }
+
+            file.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            // Standard input is closed or not readable: treat it as a pipe.
+        }
+
+        return null;
+    }
 
     /// <summary>The console of this process.</summary>
     public static CliConsole FromSystemConsole() => new()
     {
         Input = Console.OpenStandardInput(),
+        InputFile = OpenStandardInputFile(),
         Output = OpenStandardOutput(),
         Error = Console.Error,
         InputIsTerminal = !Console.IsInputRedirected,

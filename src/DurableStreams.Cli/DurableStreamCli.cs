@@ -27,12 +27,31 @@ internal static class DurableStreamCli
         ArgumentNullException.ThrowIfNull(console);
 
         RootCommand root = BuildCommandLine(console);
-        ParseResult result = root.Parse(args);
-        if (result.Errors.Count > 0)
+        IEnumerable<string> errors;
+        ParseResult? result = null;
+        if (FindOptionWithoutValue(root, args) is { } missingValue)
         {
-            foreach (ParseError error in result.Errors)
+            errors = [missingValue];
+        }
+        else
+        {
+            try
             {
-                await console.Error.WriteLineAsync($"durable-stream: {RedactAuth(error.Message, args)}").ConfigureAwait(false);
+                result = root.Parse(args);
+                errors = result.Errors.Select(e => RedactAuth(e.Message, args));
+            }
+            catch (InvalidOperationException ex)
+            {
+                // A value the parser could not convert, met by a validator: still a usage error, never a crash.
+                errors = [RedactAuth(ex.Message, args)];
+            }
+        }
+
+        if (result is null || result.Errors.Count > 0)
+        {
+            foreach (string error in errors)
+            {
+                await console.Error.WriteLineAsync($"durable-stream: {error}").ConfigureAwait(false);
             }
 
             await console.Error.WriteLineAsync("Run 'durable-stream --help' for usage.").ConfigureAwait(false);
@@ -54,6 +73,46 @@ internal static class DurableStreamCli
             await console.Error.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             return exitCode;
         }
+    }
+
+    /// <summary>
+    /// Finds an option that takes a value but is followed by another option (<c>--auth --url URL</c>):
+    /// the parser would take <c>--url</c> as the value and then trip over the URL, naming neither.
+    /// A value never starts with <c>--</c>, so this names the option whose value is missing.
+    /// </summary>
+    /// <returns>The error to print, or <see langword="null"/>.</returns>
+    internal static string? FindOptionWithoutValue(RootCommand root, IReadOnlyList<string> args)
+    {
+        var takesValue = new HashSet<string>(StringComparer.Ordinal);
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        foreach (Command command in root.Subcommands.Prepend(root))
+        {
+            foreach (Option option in command.Options)
+            {
+                IEnumerable<string> names = option.Aliases.Prepend(option.Name);
+                known.UnionWith(names);
+                if (option.Arity.MinimumNumberOfValues > 0)
+                {
+                    takesValue.UnionWith(names);
+                }
+            }
+        }
+
+        for (int i = 0; i < args.Count - 1; i++)
+        {
+            if (args[i] == "--")
+            {
+                break;
+            }
+
+            string next = args[i + 1];
+            if (takesValue.Contains(args[i]) && (next.StartsWith("--", StringComparison.Ordinal) || known.Contains(next)))
+            {
+                return $"{args[i]} needs a value, but the next word is the option {next}. Put the value right after {args[i]}.";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -144,16 +203,10 @@ internal static class DurableStreamCli
         Option<bool> json = JsonOption("Create a JSON stream (application/json): each append is one message.");
         var ttl = new Option<long?>("--ttl")
         {
-            Description = "Delete the stream this many seconds after its last write.",
+            Description = "Delete the stream this many seconds after its last write (a whole number).",
             HelpName = "SECONDS",
+            CustomParser = ParseSeconds,
         };
-        ttl.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<long?>() is < 0)
-            {
-                r.AddError("--ttl must be a number of seconds >= 0.");
-            }
-        });
         var expiresAt = new Option<DateTimeOffset?>("--expires-at")
         {
             Description = "Delete the stream at this time (ISO 8601, e.g. 2030-01-31T12:00:00Z; UTC unless an offset is given).",
@@ -188,7 +241,9 @@ internal static class DurableStreamCli
             Arity = ArgumentArity.ZeroOrOne,
         };
         Option<string?> contentType = ContentTypeOption("The stream's content type, if known (saves a HEAD request; the server rejects a mismatch).");
-        Option<bool> json = JsonOption("The stream is a JSON stream. DATA is one JSON value; standard input holds one JSON value or newline-delimited JSON (one message per line), sent through an idempotent producer.");
+        Option<bool> json = JsonOption(
+            "The stream is a JSON stream. DATA is one JSON value; standard input holds one JSON value or newline-delimited JSON (one message per line), sent through an idempotent producer. " +
+            "Input from a file (< FILE) is checked whole first: a bad line sends nothing (exit 2). Input from a pipe is sent as it is read: a bad line stops the write after the messages before it are stored (exit 1). Either way the error names the line.");
         var command = new Command("write", "Append data to a stream.")
         {
             stream, data, contentType, json,
@@ -216,7 +271,7 @@ internal static class DurableStreamCli
             string? value = r.GetValueOrDefault<string?>();
             if (value is not null && !ReadCheckpoint.TryParse(value, out _))
             {
-                r.AddError($"'{value}' is not an offset (-1, now, or an offset the server returned).");
+                r.AddError($"--offset: '{value}' is not an offset (-1, now, or an offset the server returned).");
             }
         });
         var live = new Option<bool>("--live") { Description = "Keep following the stream after catching up, until it is closed or Ctrl-C; then print the offset to resume from on stderr." };
@@ -292,7 +347,7 @@ internal static class DurableStreamCli
             string? value = r.GetValueOrDefault<string?>();
             if (value is not null && (!Offset.TryParse(value, out Offset parsed) || parsed.IsNow))
             {
-                r.AddError($"'{value}' is not a fork offset (-1, or an offset the server returned).");
+                r.AddError($"--offset: '{value}' is not a fork offset (-1, or an offset the server returned).");
             }
         });
         var command = new Command("fork", "Create a new stream that starts with another stream's data. Prints its URL.") { source, target, offset };
@@ -312,6 +367,22 @@ internal static class DurableStreamCli
         }
     }
 
+    /// <summary>The largest <c>--ttl</c> a <see cref="TimeSpan"/> holds (about 29,000 years).</summary>
+    private static readonly long MaxSeconds = (long)TimeSpan.MaxValue.TotalSeconds;
+
+    private static long? ParseSeconds(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds) && seconds <= MaxSeconds)
+        {
+            return seconds;
+        }
+
+        string option = result.Parent is OptionResult parent ? parent.Option.Name : "--ttl";
+        result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option} takes a whole number of seconds from 0 to {MaxSeconds}; '{text}' is not one."));
+        return null;
+    }
+
     private static DateTimeOffset? ParseTime(ArgumentResult result)
     {
         string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
@@ -320,7 +391,7 @@ internal static class DurableStreamCli
             return time;
         }
 
-        result.AddError($"'{text}' is not a time (use ISO 8601, e.g. 2030-01-31T12:00:00Z).");
+        result.AddError($"--expires-at: '{text}' is not a time (use ISO 8601, e.g. 2030-01-31T12:00:00Z).");
         return null;
     }
 }

@@ -169,7 +169,7 @@ public partial class DurableStream
     /// end-of-stream and no append is accepted any more. Closing a closed stream succeeds again.
     /// </summary>
     /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>The stream's final offset.</returns>
+    /// <returns>The close's result: <see cref="CloseResult.FinalOffset"/> is the stream's final offset, where readers see end-of-stream.</returns>
     /// <exception cref="StreamNotFoundException">The stream does not exist.</exception>
     /// <exception cref="DurableStreamException">Any other failure.</exception>
     public virtual async Task<CloseResult> CloseAsync(CancellationToken cancellationToken = default)
@@ -188,7 +188,7 @@ public partial class DurableStream
     /// <param name="finalData">The last bytes of the stream; must not be empty.</param>
     /// <param name="options">Per-call options. Default: none.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>The stream's final offset.</returns>
+    /// <returns>The close's result: <see cref="CloseResult.FinalOffset"/> is the stream's final offset, where readers see end-of-stream.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
     public virtual async Task<CloseResult> CloseAsync(ReadOnlyMemory<byte> finalData, AppendOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -201,7 +201,7 @@ public partial class DurableStream
     /// <param name="finalText">The last text of the stream; must not be empty.</param>
     /// <param name="options">Per-call options. Default: none.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>The stream's final offset.</returns>
+    /// <returns>The close's result: <see cref="CloseResult.FinalOffset"/> is the stream's final offset, where readers see end-of-stream.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
     public virtual Task<CloseResult> CloseAsync(string finalText, AppendOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -216,7 +216,7 @@ public partial class DurableStream
     /// <param name="jsonTypeInfo">The serialization metadata of <typeparamref name="T"/>.</param>
     /// <param name="options">Per-call options. Default: none.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>The stream's final offset.</returns>
+    /// <returns>The close's result: <see cref="CloseResult.FinalOffset"/> is the stream's final offset, where readers see end-of-stream.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
     /// <exception cref="InvalidOperationException">
     /// The stream is not a JSON stream (its content type is known to the handle, or learned with one
@@ -235,7 +235,7 @@ public partial class DurableStream
     /// <param name="finalValue">The last message.</param>
     /// <param name="options">Per-call options. Default: none.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>The stream's final offset.</returns>
+    /// <returns>The close's result: <see cref="CloseResult.FinalOffset"/> is the stream's final offset, where readers see end-of-stream.</returns>
     /// <inheritdoc cref="AppendAsync(ReadOnlyMemory{byte}, AppendOptions?, CancellationToken)" path="/exception"/>
     /// <exception cref="InvalidOperationException">
     /// The stream is not a JSON stream (its content type is known to the handle, or learned with one

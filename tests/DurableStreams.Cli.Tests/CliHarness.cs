@@ -35,6 +35,7 @@ internal sealed class CliHarness(ReferenceServerFixture server)
         bool inputIsTerminal = false,
         bool errorIsTerminal = false,
         Stream? output = null,
+        Stream? inputFile = null,
         CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -44,6 +45,7 @@ internal sealed class CliHarness(ReferenceServerFixture server)
         var console = new CliConsole
         {
             Input = input ?? new MemoryStream(),
+            InputFile = inputFile,
             Output = output,
             Error = TextWriter.Synchronized(error),
             InputIsTerminal = inputIsTerminal,
@@ -58,6 +60,10 @@ internal sealed class CliHarness(ReferenceServerFixture server)
 
     public Task<CliResult> RunWithInputAsync(string input, params string[] args) =>
         RunAsync(args, new MemoryStream(Encoding.UTF8.GetBytes(input)));
+
+    /// <summary>Runs with standard input redirected from a file: the tool gets a second view of it to check first.</summary>
+    public Task<CliResult> RunWithInputFileAsync(string input, params string[] args) =>
+        RunAsync(args, new MemoryStream(Encoding.UTF8.GetBytes(input)), inputFile: new MemoryStream(Encoding.UTF8.GetBytes(input)));
 
     /// <summary>Reads the whole stream with a plain catch-up GET, independent of the SDK's reader.</summary>
     public async Task<string> ReadRawAsync(string name)

@@ -54,16 +54,18 @@ public sealed class JsonValueReaderTests
     }
 
     [Theory]
-    [InlineData("{\"a\":1}\n{oops}\n", 1)]
-    [InlineData("[1,2\n", 0)]
-    [InlineData("{\"a\":1}\n]", 1)]
-    [InlineData("tru", 0)]
-    public async Task ReadNextAsync_InvalidInput_ThrowsUsageExceptionAfterTheValidValues(string input, int validBefore)
+    [InlineData("{\"a\":1}\n{oops}\n", 1, "line 2 is not JSON: ")]
+    [InlineData("[1,2\n", 0, "line 1 is not JSON (the input ends inside the value that starts there): ")]
+    [InlineData("{\"a\":1}\n]", 1, "line 2 is not JSON: ")]
+    [InlineData("tru", 0, "line 1 is not JSON")]
+    [InlineData("1\n\n2 3\r\n4\nx\n5\n", 4, "line 5 is not JSON: ")]
+    [InlineData("{\n  \"a\": 1\n}\n{\n  \"b\": ]\n}\n", 1, "line 4 is not JSON (the value that starts there fails at line 5): ")]
+    public async Task ReadNextAsync_InvalidInput_ThrowsNamingTheLineAfterTheValidValues(string input, int validBefore, string expected)
     {
         var reader = new JsonValueReader(new TrickleStream(Encoding.UTF8.GetBytes(input), 2));
         var values = new List<string>();
 
-        UsageException error = await Assert.ThrowsAsync<UsageException>(async () =>
+        JsonInputException error = await Assert.ThrowsAsync<JsonInputException>(async () =>
         {
             while (await reader.ReadNextAsync(CancellationToken.None) is { } value)
             {
@@ -72,7 +74,8 @@ public sealed class JsonValueReaderTests
         });
 
         Assert.Equal(validBefore, values.Count);
-        Assert.Contains("not JSON", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("LineNumber:", error.Message, StringComparison.Ordinal);
     }
 
     private static async Task<List<string>> ReadAllAsync(JsonValueReader reader)

@@ -87,6 +87,57 @@ public sealed class StreamCommandTests(ReferenceServerFixture server)
         Assert.Equal(HttpStatusCode.NotFound, await _cli.HeadStatusAsync(name));
     }
 
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("1.5")]
+    [InlineData("-5")]
+    [InlineData("99999999999999999999")]
+    [InlineData("9999999999999")]
+    public async Task Create_TtlNotWholeSeconds_ExitsTwoWithOneLineNamingTtl(string ttl)
+    {
+        string name = CliHarness.NewName();
+
+        CliResult result = await _cli.RunAsync("create", name, "--ttl", ttl);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        string[] errors = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.Contains("--help", StringComparison.Ordinal)).ToArray();
+        Assert.Equal($"durable-stream: --ttl takes a whole number of seconds from 0 to 922337203685; '{ttl}' is not one.", Assert.Single(errors));
+        Assert.Empty(result.Output);
+        Assert.Equal(HttpStatusCode.NotFound, await _cli.HeadStatusAsync(name));
+    }
+
+    [Theory]
+    [InlineData("--auth", "--url", "{server}", "head", "{name}")]
+    [InlineData("head", "{name}", "--auth", "--json")]
+    [InlineData("create", "{name}", "--content-type", "--json")]
+    [InlineData("read", "{name}", "--offset", "--live")]
+    [InlineData("create", "{name}", "--ttl", "-h")]
+    public async Task OptionFollowedByAnotherOption_ExitsTwoNamingTheOptionMissingItsValue(params string[] template)
+    {
+        string name = CliHarness.NewName();
+        string[] args = template.Select(a => a.Replace("{name}", name, StringComparison.Ordinal).Replace("{server}", _cli.ServerUrl, StringComparison.Ordinal)).ToArray();
+        int option = Array.FindIndex(args, a => a is "--auth" or "--content-type" or "--offset" or "--ttl");
+
+        CliResult result = await _cli.RunAsync(args);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.StartsWith($"durable-stream: {args[option]} needs a value, but the next word is the option {args[option + 1]}.", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("***", result.Error, StringComparison.Ordinal);
+        Assert.Empty(result.Output);
+        Assert.Equal(HttpStatusCode.NotFound, await _cli.HeadStatusAsync(name));
+    }
+
+    [Fact]
+    public async Task ReadOffsetMinusOne_IsAValueNotAnOption()
+    {
+        string name = CliHarness.NewName();
+        await _cli.CreateAsync(name, "text/plain");
+
+        CliResult result = await _cli.RunAsync("read", name, "--offset", "-1");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+    }
+
     [Fact]
     public async Task NoCommand_ExitsTwoWithHint()
     {

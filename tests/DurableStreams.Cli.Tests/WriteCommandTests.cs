@@ -155,16 +155,56 @@ public sealed class WriteCommandTests(ReferenceServerFixture server)
     }
 
     [Fact]
-    public async Task Write_InvalidJsonLine_ExitsTwoAfterStoringTheLinesBefore()
+    public async Task Write_InvalidJsonLineFromPipe_StoresTheLinesBeforeAndExitsOneNamingTheLine()
     {
         string name = CliHarness.NewName();
         await _cli.CreateAsync(name, "application/json");
 
-        CliResult result = await _cli.RunWithInputAsync("{\"ok\":1}\n{\"broken\":\n]\n", "write", name, "--json");
+        CliResult result = await _cli.RunWithInputAsync("{\"ok\":1}\n{\"ok\":2}\n{\"broken\" 3}\n{\"ok\":4}\n", "write", name, "--json");
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Contains("line 3 is not JSON: ", result.Error, StringComparison.Ordinal);
+        Assert.Contains("Stored the 2 messages before it", result.Error, StringComparison.Ordinal);
+        Assert.Equal("""[{"ok":1},{"ok":2}]""", await _cli.ReadRawAsync(name));
+    }
+
+    [Fact]
+    public async Task Write_InvalidJsonLineFromFile_SendsNothingAndExitsTwoNamingTheLine()
+    {
+        string name = CliHarness.NewName();
+        await _cli.CreateAsync(name, "application/json");
+
+        CliResult result = await _cli.RunWithInputFileAsync("{\"ok\":1}\n{\"ok\":2}\n{\"broken\" 3}\n{\"ok\":4}\n", "write", name, "--json");
 
         Assert.True(result.ExitCode == 2, result.ToString());
-        Assert.Contains("not JSON", result.Error, StringComparison.Ordinal);
-        Assert.Equal("""[{"ok":1}]""", await _cli.ReadRawAsync(name));
+        Assert.Contains("line 3 is not JSON: ", result.Error, StringComparison.Ordinal);
+        Assert.Contains("Nothing was sent.", result.Error, StringComparison.Ordinal);
+        Assert.Equal("[]", await _cli.ReadRawAsync(name));
+    }
+
+    [Fact]
+    public async Task Write_ValidJsonLinesFromFile_AreCheckedThenSentOnce()
+    {
+        string name = CliHarness.NewName();
+        await _cli.CreateAsync(name, "application/json");
+
+        CliResult result = await _cli.RunWithInputFileAsync("{\"n\":1}\n{\"n\":2}\n", "write", name, "--json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("""[{"n":1},{"n":2}]""", await _cli.ReadRawAsync(name));
+    }
+
+    [Fact]
+    public async Task Write_InvalidFirstJsonLineFromPipe_ExitsTwoAndSendsNothing()
+    {
+        string name = CliHarness.NewName();
+        await _cli.CreateAsync(name, "application/json");
+
+        CliResult result = await _cli.RunWithInputAsync("\n\nnope\n{\"ok\":1}\n", "write", name, "--json");
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("line 3 is not JSON: ", result.Error, StringComparison.Ordinal);
+        Assert.Equal("[]", await _cli.ReadRawAsync(name));
     }
 
     [Fact]

@@ -1,11 +1,20 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.ServerSentEvents;
+using System.Threading.Channels;
 using DurableStreams;
 using DurableStreams.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Samples.Tests;
 
@@ -36,18 +45,100 @@ public sealed class RelayFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The relay app pointed at the test's reference server.</summary>
-public sealed class RelayFactory(Uri server) : WebApplicationFactory<Program>
+/// <summary>
+/// The relay app pointed at the test's reference server: in memory (TestServer) by default, or on a
+/// real Kestrel listener on a loopback port. Its logs are collected, and every /events request's
+/// outcome (did the handler throw?) is recorded.
+/// </summary>
+public sealed class RelayFactory : WebApplicationFactory<Program>
 {
+    private readonly Uri _server;
+    private readonly TimeSpan? _shutdownTimeout;
+
+    /// <param name="server">The Durable Streams server the relay reads from.</param>
+    /// <param name="kestrelPort">Serve over Kestrel on 127.0.0.1 at this port (0: any free one); null for TestServer.</param>
+    /// <param name="shutdownTimeout">How long stopping the host may wait for open requests. Default: the host's (30 s).</param>
+    public RelayFactory(Uri server, int? kestrelPort = null, TimeSpan? shutdownTimeout = null)
+    {
+        _server = server;
+        _shutdownTimeout = shutdownTimeout;
+        if (kestrelPort is { } port)
+        {
+            UseKestrel(options => options.Listen(IPAddress.Loopback, port));
+        }
+    }
+
+    /// <summary>Every /events request the relay finished, with the exception its handler threw, if any.</summary>
+    public RequestLog Requests { get; } = new();
+
+    /// <summary>The app's log records at Information and above.</summary>
+    public FakeLogCollector Logs => Services.GetFakeLogCollector();
+
+    /// <summary>The Kestrel listener's base address (after <see cref="WebApplicationFactory{TEntryPoint}.StartServer"/>).</summary>
+    public Uri ServerAddress => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
     protected override IHost CreateHost(IHostBuilder builder)
     {
         // Host configuration is visible to Program before it builds the app.
         builder.ConfigureHostConfiguration(config => config.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["DURABLE_STREAMS_URL"] = server.AbsoluteUri,
+            ["DURABLE_STREAMS_URL"] = _server.AbsoluteUri,
         }));
         return base.CreateHost(builder);
     }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.ConfigureLogging(logging => logging.AddFakeLogging());
+        builder.ConfigureServices(services =>
+        {
+            services.AddSingleton<IStartupFilter>(new RequestLogFilter(Requests));
+            if (_shutdownTimeout is { } timeout)
+            {
+                services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
+            }
+        });
+    }
+
+    /// <summary>Records the outcome of each /events request around the whole pipeline.</summary>
+    private sealed class RequestLogFilter(RequestLog log) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, handler) =>
+            {
+                if (!context.Request.Path.StartsWithSegments("/events", StringComparison.Ordinal))
+                {
+                    await handler(context);
+                    return;
+                }
+
+                try
+                {
+                    await handler(context);
+                    log.Add(context.Request.Path, null);
+                }
+                catch (Exception ex)
+                {
+                    log.Add(context.Request.Path, ex);
+                    throw;
+                }
+            });
+            next(app);
+        };
+    }
+}
+
+/// <summary>The /events requests a relay finished, in order; a test can wait for the next one.</summary>
+public sealed class RequestLog
+{
+    private readonly Channel<(string Path, Exception? Error)> _finished = Channel.CreateUnbounded<(string Path, Exception? Error)>();
+
+    public void Add(string path, Exception? error) => _finished.Writer.TryWrite((path, error));
+
+    /// <summary>Waits for the next /events request to finish; returns the exception its handler threw, or null.</summary>
+    public async Task<(string Path, Exception? Error)> NextAsync(CancellationToken cancellationToken) =>
+        await _finished.Reader.ReadAsync(cancellationToken);
 }
 
 public sealed class AspNetCoreRelayTests(RelayFixture fixture) : IClassFixture<RelayFixture>, IDisposable
@@ -139,6 +230,37 @@ public sealed class AspNetCoreRelayTests(RelayFixture fixture) : IClassFixture<R
         using HttpResponseMessage response = await GetEventsAsync(browser, "anything", lastEventId: "not,a,checkpoint,at all");
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Events_EmptyStream_SendsSseHeadersBeforeAnyMessage()
+    {
+        string name = $"relay-empty-{Guid.NewGuid():N}";
+        await fixture.Client.CreateStreamAsync(new CreateOptions { Url = $"v1/stream/{name}", ContentType = "application/json" }, Ct);
+        using HttpClient browser = fixture.Factory.CreateClient();
+
+        // Nothing to read yet, and the read stays open: the headers still go out at once.
+        using HttpResponseMessage response = await GetEventsAsync(browser, name, lastEventId: null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-cache", response.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
+    public async Task Events_LastEventIdTheServerRejects_Returns400BeforeAnySseHeader()
+    {
+        string name = $"relay-bad-id-{Guid.NewGuid():N}";
+        DurableStream stream = (await fixture.Client.CreateStreamAsync(new CreateOptions { Url = $"v1/stream/{name}", ContentType = "application/json" }, Ct)).Stream;
+        await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        using HttpClient browser = fixture.Factory.CreateClient();
+
+        // A checkpoint in form (offsets are opaque), but not an offset of this stream.
+        using HttpResponseMessage response = await GetEventsAsync(browser, name, lastEventId: "zzzz");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.NotEqual("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("zzzz", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public static class DurableStreamsServiceCollectionExtensions
     /// <see cref="HttpClient"/> comes from <see cref="System.Net.Http.IHttpClientFactory"/>.
     /// </summary>
     /// <param name="services">The service collection.</param>
-    /// <param name="configure">Sets the options, e.g. <c>o =&gt; o.BaseAddress = new Uri("http://localhost:4437")</c>.</param>
+    /// <param name="configure">Sets the options, e.g. <c>o =&gt; o.BaseAddress = new Uri("http://localhost:4437/v1/stream/")</c>, so that <c>GetStream("orders")</c> is <c>/v1/stream/orders</c>.</param>
     /// <returns>A builder to add HTTP handlers or a header provider.</returns>
     /// <remarks>
     /// The options are validated when the host starts (<c>ValidateOnStart</c>) and when the client
@@ -35,7 +35,7 @@ public static class DurableStreamsServiceCollectionExtensions
 
     /// <summary>
     /// Registers the default <see cref="DurableStreamClient"/>, binding its options from a configuration
-    /// section such as <c>"DurableStreams": { "BaseAddress": "http://localhost:4437", "Retry": { "MaxRetries": 3 },
+    /// section such as <c>"DurableStreams": { "BaseAddress": "http://localhost:4437/v1/stream/", "Retry": { "MaxRetries": 3 },
     /// "DefaultHeaders": { "X-Tenant": "a" } }</c>.
     /// </summary>
     /// <param name="services">The service collection.</param>
