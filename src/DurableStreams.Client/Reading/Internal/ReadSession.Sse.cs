@@ -113,9 +113,10 @@ internal sealed partial class ReadSession
 
     private async Task OnSseEndedAsync(TimeSpan lasted, bool gotData, CancellationToken cancellationToken)
     {
-        bool isShort = lasted < ShortConnection && !gotData;
-        _shortConnections = isShort ? _shortConnections + 1 : 0;
-        if (_shortConnections >= ShortConnectionsBeforeFallback)
+        bool isShort = lasted < _options.SseShortConnectionDuration && !gotData;
+        _shortConnections = !isShort ? 0 : _shortConnections == int.MaxValue ? int.MaxValue : _shortConnections + 1;
+        int fallbackAfter = _options.SseFallbackShortConnections;
+        if (fallbackAfter > 0 && _shortConnections >= fallbackAfter)
         {
             // Something between us and the server (typically a buffering proxy) breaks the event
             // stream; long-poll needs only plain request/response, so the read carries on with it.

@@ -28,12 +28,6 @@ internal sealed partial class ReadSession
     /// <summary>The largest part a response of a non-JSON stream is handed out in.</summary>
     internal const int MaxPartBytes = 1024 * 1024;
 
-    /// <summary>An SSE connection that ends sooner than this without data counts as "short".</summary>
-    internal static readonly TimeSpan ShortConnection = TimeSpan.FromSeconds(1);
-
-    /// <summary>After this many short SSE connections in a row the read switches to long-poll.</summary>
-    internal const int ShortConnectionsBeforeFallback = 3;
-
     /// <summary>
     /// After this many empty, not up-to-date responses in a row that do not move the offset, the read
     /// fails: the server claims there is more to read but never sends it.
