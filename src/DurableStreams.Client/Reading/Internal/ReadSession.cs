@@ -22,6 +22,11 @@ namespace DurableStreams.Reading.Internal;
 /// so it is never more than one response ahead. Every request is sent as a single attempt; the loop
 /// retries itself so that <see cref="ReadOptions.OnFailure"/> sees every failure, including failures
 /// in the middle of a response body.
+///
+/// Where the read is lives in one <see cref="ReadPhase"/>: the iterator runs one
+/// <see cref="ReadNextAsync"/> step of the current phase at a time, and only <see cref="MoveTo"/>
+/// changes it (after a completed response or SSE group, and on the SSE fallback). SSE events are
+/// decoded by <see cref="SseEventDecoder"/>, which knows nothing of the read's position.
 /// </remarks>
 internal sealed partial class ReadSession
 {
