@@ -222,6 +222,8 @@ public partial class DurableStream
             OnFailure = options.OnFailure,
             MaxSseEventBytes = options.MaxSseEventBytes,
             MaxBufferedBytes = options.MaxBufferedBytes,
+            SseFallbackShortConnections = options.SseFallbackShortConnections,
+            SseShortConnectionDuration = options.SseShortConnectionDuration,
         };
         foreach (KeyValuePair<string, string> header in options.Headers)
         {

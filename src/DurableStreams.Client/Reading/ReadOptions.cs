@@ -66,6 +66,24 @@ public sealed class ReadOptions
     /// </summary>
     public int MaxBufferedBytes { get; set; } = 64 * 1024 * 1024;
 
+    /// <summary>
+    /// After this many SSE connections in a row end "short" (sooner than
+    /// <see cref="SseShortConnectionDuration"/>, without data), the read switches to long-poll for
+    /// the rest of the read: something between the client and the server, typically a buffering
+    /// proxy, is breaking the event stream, and long-poll needs only plain request/response.
+    /// Short connections before that are retried with the read's backoff. 0 never switches.
+    /// Used only when the read follows the stream over SSE (<see cref="LiveMode.Sse"/>, or
+    /// <see cref="LiveMode.Auto"/> on a text or JSON stream). Default: 3.
+    /// </summary>
+    public int SseFallbackShortConnections { get; set; } = 3;
+
+    /// <summary>
+    /// An SSE connection that the server ends sooner than this after it connected, without having
+    /// delivered data, counts as short (see <see cref="SseFallbackShortConnections"/>). Must be
+    /// positive. Default: 1 second.
+    /// </summary>
+    public TimeSpan SseShortConnectionDuration { get; set; } = TimeSpan.FromSeconds(1);
+
     internal void Validate()
     {
         if (!Enum.IsDefined(Live))
@@ -81,6 +99,16 @@ public sealed class ReadOptions
         if (MaxBufferedBytes <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxBufferedBytes), MaxBufferedBytes, "MaxBufferedBytes must be positive.");
+        }
+
+        if (SseFallbackShortConnections < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SseFallbackShortConnections), SseFallbackShortConnections, "SseFallbackShortConnections cannot be negative (0 never switches to long-poll).");
+        }
+
+        if (SseShortConnectionDuration <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SseShortConnectionDuration), SseShortConnectionDuration, "SseShortConnectionDuration must be positive.");
         }
 
         Retry?.Validate();

@@ -202,6 +202,9 @@ public sealed class ReadRequestTests : IDisposable
 
         Assert.Equal("Live", Assert.Throws<ArgumentOutOfRangeException>(() => stream.ReadAsync(new ReadOptions { Live = (LiveMode)42 })).ParamName);
         Assert.Equal("MaxSseEventBytes", Assert.Throws<ArgumentOutOfRangeException>(() => stream.ReadTextAsync(new ReadOptions { MaxSseEventBytes = 0 })).ParamName);
+        Assert.Equal("SseFallbackShortConnections", Assert.Throws<ArgumentOutOfRangeException>(() => stream.ReadAsync(new ReadOptions { SseFallbackShortConnections = -1 })).ParamName);
+        Assert.Equal("SseShortConnectionDuration", Assert.Throws<ArgumentOutOfRangeException>(() => stream.ReadAsync(new ReadOptions { SseShortConnectionDuration = TimeSpan.Zero })).ParamName);
+        Assert.Equal("SseShortConnectionDuration", Assert.Throws<ArgumentOutOfRangeException>(() => stream.ReadAsync(new ReadOptions { SseShortConnectionDuration = Timeout.InfiniteTimeSpan })).ParamName);
         Assert.Equal("QueryParameters", Assert.Throws<ArgumentException>(() => stream.ReadBytesAsync(badParameter)).ParamName);
         Assert.Empty(handler.Requests);
     }

@@ -99,6 +99,112 @@ public sealed class ReadResilienceTests : IDisposable
     }
 
     [Fact]
+    public async Task Sse_FallbackAfterOneShortConnectionConfigured_SwitchesToLongPollAfterTheFirst()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "1"))
+            .Then(_ => ReadScript.Sse(""))
+            .Then(_ => ReadScript.NoContent("0000_0001", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Live = LiveMode.Sse, SseFallbackShortConnections = 1 }, Ct)
+            .CollectAsync(Ct);
+
+        Assert.Equal(
+            ["offset=-1", "cursor=1&live=sse&offset=0000_0001", "cursor=1&live=long-poll&offset=0000_0001"],
+            handler.Requests.Select(r => r.Query()));
+        Assert.True(chunks[^1].StreamClosed);
+    }
+
+    [Fact]
+    public async Task Sse_FallbackDisabledWithZero_KeepsReconnectingWithSse()
+    {
+        var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "1"));
+        for (int i = 0; i < 5; i++)
+        {
+            handler.Then(_ => ReadScript.Sse(""));
+        }
+
+        handler.Then(_ => ReadScript.Sse(ReadScript.Control("0000_0001", cursor: null, closed: true)));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Live = LiveMode.Sse, SseFallbackShortConnections = 0 }, Ct)
+            .CollectAsync(Ct);
+
+        Assert.Equal(7, handler.Requests.Count);
+        Assert.All(handler.Requests.Skip(1), r => Assert.Equal("cursor=1&live=sse&offset=0000_0001", r.Query()));
+        Assert.True(chunks[^1].StreamClosed);
+    }
+
+    [Theory]
+    [InlineData(1, "sse")]
+    [InlineData(5, "long-poll")]
+    public async Task Sse_ShortConnectionDuration_DecidesWhetherAnEmptyConnectionCountsAsShort(int durationSeconds, string secondLiveRequest)
+    {
+        // Each empty SSE connection lasts 2 s of fake time: healthy under a 1 s threshold, short under 5 s.
+        var time = new FakeTimeProvider();
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "1"))
+            .Then(_ => ClockAdvancingSse(time, TimeSpan.FromSeconds(2)))
+            .Then(r => r.Query().Contains("live=sse", StringComparison.Ordinal)
+                ? ReadScript.Sse(ReadScript.Control("0000_0001", cursor: null, closed: true))
+                : ReadScript.NoContent("0000_0001", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler, o => o.TimeProvider = time);
+
+        await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Live = LiveMode.Sse, SseFallbackShortConnections = 1, SseShortConnectionDuration = TimeSpan.FromSeconds(durationSeconds) }, Ct)
+            .CollectAsync(Ct);
+
+        Assert.Equal(3, handler.Requests.Count);
+        Assert.Contains("live=" + secondLiveRequest, handler.Requests[2].Query(), StringComparison.Ordinal);
+    }
+
+    /// <summary>An empty SSE response whose body, when first read, moves the fake clock (the connection "lasts" that long).</summary>
+    private static HttpResponseMessage ClockAdvancingSse(FakeTimeProvider time, TimeSpan lasts) =>
+        new(HttpStatusCode.OK) { Content = new ClockAdvancingContent(time, lasts) };
+
+    private sealed class ClockAdvancingContent : HttpContent
+    {
+        private readonly FakeTimeProvider _time;
+        private readonly TimeSpan _lasts;
+
+        public ClockAdvancingContent(FakeTimeProvider time, TimeSpan lasts)
+        {
+            _time = time;
+            _lasts = lasts;
+            Headers.TryAddWithoutValidation("Content-Type", "text/event-stream");
+        }
+
+        protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult<Stream>(new EndStream(this));
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => Task.CompletedTask;
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+
+        private sealed class EndStream(ClockAdvancingContent owner) : MemoryStream
+        {
+            private bool _advanced;
+
+            public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                if (!_advanced)
+                {
+                    _advanced = true;
+                    owner._time.Advance(owner._lasts);
+                }
+
+                return ValueTask.FromResult(0);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Read_401ThenTheHookSuppliesANewToken_ContinuesAndKeepsTheTokenForLaterRequests()
     {
         var handler = new RecordingHandler()

@@ -22,17 +22,16 @@ namespace DurableStreams.Reading.Internal;
 /// so it is never more than one response ahead. Every request is sent as a single attempt; the loop
 /// retries itself so that <see cref="ReadOptions.OnFailure"/> sees every failure, including failures
 /// in the middle of a response body.
+///
+/// Where the read is lives in one <see cref="ReadPhase"/>: the iterator runs one
+/// <see cref="ReadNextAsync"/> step of the current phase at a time, and only <see cref="MoveTo"/>
+/// changes it (after a completed response or SSE group, and on the SSE fallback). SSE events are
+/// decoded by <see cref="SseEventDecoder"/>, which knows nothing of the read's position.
 /// </remarks>
 internal sealed partial class ReadSession
 {
     /// <summary>The largest part a response of a non-JSON stream is handed out in.</summary>
     internal const int MaxPartBytes = 1024 * 1024;
-
-    /// <summary>An SSE connection that ends sooner than this without data counts as "short".</summary>
-    internal static readonly TimeSpan ShortConnection = TimeSpan.FromSeconds(1);
-
-    /// <summary>After this many short SSE connections in a row the read switches to long-poll.</summary>
-    internal const int ShortConnectionsBeforeFallback = 3;
 
     /// <summary>
     /// After this many empty, not up-to-date responses in a row that do not move the offset, the read
@@ -58,8 +57,11 @@ internal sealed partial class ReadSession
     private Offset _offset;
     private string? _cursor;
     private string? _contentType;
-    private LiveMode _mode;
-    private bool _caughtUp;
+
+    // Where the read is: changed only by MoveTo. _live is where the read goes once caught up:
+    // Auto until the content type resolves it, LongPoll after an SSE fallback.
+    private ReadPhase _phase;
+    private LiveMode _live;
     private int _failures;
     private int _shortConnections;
     private bool _connected;
@@ -85,7 +87,8 @@ internal sealed partial class ReadSession
         _offset = start;
         _cursor = string.IsNullOrEmpty(cursor) ? null : cursor;
         _contentType = stream.ContentType;
-        _mode = options.Live;
+        _live = options.Live;
+        _phase = ReadPhase.CatchUp;
     }
 
     public static IAsyncEnumerable<StreamChunk> RunAsync(
@@ -98,43 +101,63 @@ internal sealed partial class ReadSession
 
     private async IAsyncEnumerable<StreamChunk> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        while (true)
+        while (_phase != ReadPhase.Done)
         {
             cancellationToken.ThrowIfCancellationRequested();
-
-            // Fetch-then-live (PROTOCOL.md §5.6): plain catch-up GETs until a response is up to date;
-            // only then the live mode, and back to catch-up whenever a long-poll answer is not up to date.
-            IAsyncEnumerable<StreamChunk> step;
-            if (!_caughtUp || _mode == LiveMode.Off)
-            {
-                step = ReadResponseAsync(live: false, cancellationToken);
-            }
-            else
-            {
-                if (_mode == LiveMode.Auto)
-                {
-                    ResolveAuto(force: true);
-                }
-
-                step = _mode == LiveMode.Sse ? ReadSseAsync(cancellationToken) : ReadResponseAsync(live: true, cancellationToken);
-            }
-
-            await foreach (StreamChunk chunk in step.ConfigureAwait(false))
+            await foreach (StreamChunk chunk in ReadNextAsync(cancellationToken).ConfigureAwait(false))
             {
                 yield return chunk;
-                if (chunk.StreamClosed)
-                {
-                    // PROTOCOL.md §5.7: Stream-Closed is EOF in every mode; never reconnect after it.
-                    yield break;
-                }
-            }
-
-            if (_mode == LiveMode.Off && _caughtUp)
-            {
-                yield break;
             }
         }
     }
+
+    /// <summary>
+    /// One step of the current phase: one catch-up or long-poll response (retried until it
+    /// succeeds), or one SSE connection. The step moves the phase when it completes a response or
+    /// a group (<see cref="Complete"/>) or falls back from SSE.
+    /// </summary>
+    private IAsyncEnumerable<StreamChunk> ReadNextAsync(CancellationToken cancellationToken) => _phase switch
+    {
+        ReadPhase.CatchUp => ReadResponseAsync(live: false, cancellationToken),
+        ReadPhase.LongPoll => ReadResponseAsync(live: true, cancellationToken),
+        ReadPhase.Sse => ReadSseAsync(cancellationToken),
+        _ => throw new InvalidOperationException($"The read has no step in phase {_phase}."),
+    };
+
+    /// <summary>
+    /// The phase after a completed response or SSE group. Fetch-then-live (PROTOCOL.md §5.6): plain
+    /// catch-up GETs until a response is up to date, only then the live mode, and back to catch-up
+    /// whenever a long-poll answer is not up to date; an SSE connection stays in SSE.
+    /// </summary>
+    private ReadPhase PhaseAfter(bool upToDate, bool closed)
+    {
+        if (closed)
+        {
+            // PROTOCOL.md §5.7, §5.8: Stream-Closed is EOF in every mode; never reconnect after it.
+            return ReadPhase.Done;
+        }
+
+        if (_phase == ReadPhase.Sse)
+        {
+            return ReadPhase.Sse;
+        }
+
+        if (!upToDate)
+        {
+            return ReadPhase.CatchUp;
+        }
+
+        if (_live == LiveMode.Off)
+        {
+            return ReadPhase.Done;
+        }
+
+        ResolveAuto(force: true);
+        return _live == LiveMode.Sse ? ReadPhase.Sse : ReadPhase.LongPoll;
+    }
+
+    /// <summary>The one place the phase changes.</summary>
+    private void MoveTo(ReadPhase next) => _phase = next;
 
     // ---------------------------------------------------------------- catch-up and long-poll
 
@@ -189,7 +212,7 @@ internal sealed partial class ReadSession
                 if (status == 204)
                 {
                     // PROTOCOL.md §5.7: the long-poll timed out with nothing new; caught up.
-                    Complete(next, cursor, upToDate: true);
+                    Complete(next, cursor, upToDate: true, closed);
                     NoteEmpty(start, next, upToDate: true, live, quick);
                     yield return new StreamChunk(ReadOnlyMemory<byte>.Empty, start, next, _cursor, true, closed, status, _contentType);
                     yield break;
@@ -215,7 +238,7 @@ internal sealed partial class ReadSession
                             RequireAdvance(start, next);
                         }
 
-                        Complete(next, cursor, upToDate);
+                        Complete(next, cursor, upToDate, closed);
                         Record(data.Length, messages);
                         yield return new StreamChunk(data, start, next, _cursor, upToDate, closed, status, _contentType);
                         yield break;
@@ -301,7 +324,7 @@ internal sealed partial class ReadSession
                                     _shortLongPolls = 0;
                                 }
 
-                                Complete(next, cursor, upToDate);
+                                Complete(next, cursor, upToDate, closed);
                                 ReadOnlyMemory<byte> data = pending ?? ReadOnlyMemory<byte>.Empty;
                                 Record(data.Length, 0);
                                 yield return new StreamChunk(data, start, next, _cursor, upToDate, closed, status, _contentType)
@@ -597,7 +620,7 @@ internal sealed partial class ReadSession
 
     private void CountReconnect(string reason)
     {
-        string mode = _mode == LiveMode.Sse ? "sse" : "long-poll";
+        string mode = _phase == ReadPhase.Sse ? "sse" : "long-poll";
         DurableStreamsTelemetry.Reconnects.Add(1, new KeyValuePair<string, object?>("durable_streams.live_mode", mode));
         if (_logger.IsEnabled(LogLevel.Information))
         {
@@ -629,7 +652,7 @@ internal sealed partial class ReadSession
     }
 
     /// <summary>A response succeeded: move to its next offset and remember its cursor.</summary>
-    private void Complete(Offset next, string? cursor, bool upToDate)
+    private void Complete(Offset next, string? cursor, bool upToDate, bool closed)
     {
         _offset = next;
         if (!string.IsNullOrEmpty(cursor))
@@ -637,8 +660,8 @@ internal sealed partial class ReadSession
             _cursor = cursor;
         }
 
-        _caughtUp = upToDate;
         _failures = 0;
+        MoveTo(PhaseAfter(upToDate, closed));
     }
 
     private void LearnContentType(string? contentType)
@@ -665,9 +688,9 @@ internal sealed partial class ReadSession
     /// </summary>
     private void ResolveAuto(bool force)
     {
-        if (_mode == LiveMode.Auto && (force || _contentType is not null))
+        if (_live == LiveMode.Auto && (force || _contentType is not null))
         {
-            _mode = MediaTypes.IsTextual(_contentType) ? LiveMode.Sse : LiveMode.LongPoll;
+            _live = MediaTypes.IsTextual(_contentType) ? LiveMode.Sse : LiveMode.LongPoll;
         }
     }
 

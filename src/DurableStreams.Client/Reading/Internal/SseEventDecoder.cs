@@ -1,0 +1,337 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text.Json;
+
+namespace DurableStreams.Reading.Internal;
+
+/// <summary>
+/// Decodes the events of one SSE connection (PROTOCOL.md §5.8) into groups: the data events up to
+/// and including their control event. No I/O and no read state: the parsed events go in
+/// (<see cref="Decode"/> is the <c>SseParser</c> item callback, <see cref="Add"/> collects them),
+/// decoded groups come out, and a malformed event throws <see cref="SseDecodingException"/> naming
+/// what was wrong. The read checks the group's offsets against its own position.
+/// </summary>
+internal sealed class SseEventDecoder
+{
+    private readonly bool _base64;
+    private readonly bool _json;
+    private readonly int _maxEventBytes;
+    private readonly int _maxGroupBytes;
+
+    // One list for the connection: a group's payloads are handed on (or copied) before the next group starts.
+    private readonly List<byte[]> _data = [];
+    private long _total;
+    private string? _cursor;
+
+    /// <summary>Creates a decoder for one connection.</summary>
+    /// <param name="base64">The response carried <c>stream-sse-data-encoding: base64</c>.</param>
+    /// <param name="json">The stream is a JSON stream: each data event is a JSON array, and a group is one array of all their messages.</param>
+    /// <param name="maxEventBytes">The largest event, in bytes of data (<see cref="ReadOptions.MaxSseEventBytes"/>).</param>
+    /// <param name="maxGroupBytes">The most data of one group before its control event (<see cref="ReadOptions.MaxBufferedBytes"/>).</param>
+    /// <param name="cursor">The read's last cursor; a control event repeating it reuses the string.</param>
+    public SseEventDecoder(bool base64, bool json, int maxEventBytes, int maxGroupBytes, string? cursor)
+    {
+        _base64 = base64;
+        _json = json;
+        _maxEventBytes = maxEventBytes;
+        _maxGroupBytes = maxGroupBytes;
+        _cursor = cursor;
+    }
+
+    /// <summary>Decodes one dispatched event from its type and its UTF-8 data bytes (the <c>SseParser</c> item callback).</summary>
+    public SseEvent Decode(string type, ReadOnlySpan<byte> data)
+    {
+        if (data.Length > _maxEventBytes)
+        {
+            throw new SseDecodingException($"An SSE '{type}' event of {data.Length} bytes exceeds ReadOptions.MaxSseEventBytes ({_maxEventBytes} bytes)");
+        }
+
+        return type switch
+        {
+            "data" => new SseEvent(_base64 ? DecodeBase64(data) : data.ToArray(), null),
+            "control" => new SseEvent(null, ParseControl(data)),
+
+            // PROTOCOL.md §5.8 defines only "data" and "control"; anything else is skipped.
+            _ => default,
+        };
+    }
+
+    /// <summary>
+    /// Adds a decoded event to the open group. Returns the group when the event is its control event
+    /// (and starts the next group), otherwise null.
+    /// </summary>
+    public SseGroup? Add(SseEvent item)
+    {
+        if (item.Control is { } control)
+        {
+            ReadOnlyMemory<byte> bytes = _json ? MergeJsonEvents(out int messages) : Join(out messages);
+            _data.Clear();
+            _total = 0;
+            return new SseGroup(bytes, messages, control);
+        }
+
+        if (item.Data is { Length: > 0 } payload)
+        {
+            // PROTOCOL.md §5.8: a control event ends every group; data that never gets one
+            // would otherwise be collected without end.
+            _total += payload.Length;
+            if (_total > _maxGroupBytes)
+            {
+                throw new SseDecodingException(
+                    $"The SSE data events since the last control event hold more than ReadOptions.MaxBufferedBytes ({_maxGroupBytes} bytes); " +
+                    "a control event must follow the data");
+            }
+
+            _data.Add(payload);
+        }
+
+        return null;
+    }
+
+    private ReadOnlyMemory<byte> Join(out int messages)
+    {
+        messages = 0;
+        if (_data.Count == 0)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        if (_data.Count == 1)
+        {
+            return _data[0];
+        }
+
+        byte[] joined = new byte[_total];
+        int position = 0;
+        foreach (byte[] part in _data)
+        {
+            part.CopyTo(joined, position);
+            position += part.Length;
+        }
+
+        return joined;
+    }
+
+    /// <summary>Each data event of a JSON stream is a JSON array; the group is one array of all their items.</summary>
+    private ReadOnlyMemory<byte> MergeJsonEvents(out int messages)
+    {
+        messages = 0;
+        if (_data.Count == 0)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        if (_data.Count == 1)
+        {
+            // The common live case (one append per group): the event's own bytes are the array.
+            try
+            {
+                JsonArrayScanner.Measure(_data[0], 0, out messages);
+            }
+            catch (JsonException ex)
+            {
+                throw new SseDecodingException($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
+            }
+
+            return messages == 0 ? ReadOnlyMemory<byte>.Empty : _data[0];
+        }
+
+        int length = 1;
+        for (int i = 0; i < _data.Count; i++)
+        {
+            try
+            {
+                length += JsonArrayScanner.Measure(_data[i], 0, out int count);
+                messages += count;
+            }
+            catch (JsonException ex)
+            {
+                throw new SseDecodingException($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
+            }
+        }
+
+        if (messages == 0)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        byte[] merged = new byte[length];
+        int position = 0;
+        foreach (byte[] payload in _data)
+        {
+            position = JsonArrayScanner.Write(payload, 0, merged, position);
+        }
+
+        merged[position] = (byte)']';
+        return merged;
+    }
+
+    /// <summary>
+    /// PROTOCOL.md §5.8: base64 data events may be split across lines; remove CR/LF and decode the
+    /// UTF-8 bytes straight to bytes (never through a string).
+    /// </summary>
+    private static byte[] DecodeBase64(ReadOnlySpan<byte> data)
+    {
+        byte[]? rented = null;
+        Span<byte> text = data.Length <= 1024 ? stackalloc byte[data.Length] : (rented = ArrayPool<byte>.Shared.Rent(data.Length));
+        try
+        {
+            int length = 0;
+            foreach (byte b in data)
+            {
+                if (b is not ((byte)'\r' or (byte)'\n'))
+                {
+                    text[length++] = b;
+                }
+            }
+
+            if (length == 0)
+            {
+                return [];
+            }
+
+            // The exact size when the text is well-formed (length a multiple of 4), so the decoded
+            // array is the chunk's own without a trimming copy; malformed text fails below either way.
+            int padding = text[length - 1] != (byte)'=' ? 0 : length > 1 && text[length - 2] == (byte)'=' ? 2 : 1;
+            byte[] decoded = new byte[length % 4 == 0 ? (length / 4 * 3) - padding : Base64.GetMaxDecodedFromUtf8Length(length)];
+            OperationStatus result = Base64.DecodeFromUtf8(text[..length], decoded, out int consumed, out int written);
+            if (result != OperationStatus.Done || consumed != length)
+            {
+                throw new SseDecodingException($"An SSE data event is not valid base64 ({result})");
+            }
+
+            return written == decoded.Length ? decoded : decoded.AsSpan(0, written).ToArray();
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>
+    /// PROTOCOL.md §5.8: a control event is a JSON object with at least <c>streamNextOffset</c>.
+    /// Read with <see cref="Utf8JsonReader"/> alone (no JsonDocument), and an unchanged cursor reuses
+    /// the previous string, so a control event allocates only its offset.
+    /// </summary>
+    private SseControl ParseControl(ReadOnlySpan<byte> data)
+    {
+        JsonTokenType rootToken;
+        string? nextText = null;
+        bool nextIsString = false;
+        string? cursor = null;
+        bool upToDate = false;
+        bool closed = false;
+        try
+        {
+            var reader = new Utf8JsonReader(data);
+            if (!reader.Read())
+            {
+                throw new JsonException("The control event is empty.");
+            }
+
+            rootToken = reader.TokenType;
+            if (rootToken != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+            }
+            else
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("streamNextOffset"u8))
+                    {
+                        reader.Read();
+                        nextIsString = reader.TokenType == JsonTokenType.String;
+                        nextText = nextIsString ? reader.GetString() : null;
+                    }
+                    else if (reader.ValueTextEquals("streamCursor"u8))
+                    {
+                        reader.Read();
+                        cursor = reader.TokenType != JsonTokenType.String ? null
+                            : _cursor is not null && reader.ValueTextEquals(_cursor) ? _cursor
+                            : reader.GetString();
+                    }
+                    else if (reader.ValueTextEquals("upToDate"u8))
+                    {
+                        reader.Read();
+                        upToDate = reader.TokenType == JsonTokenType.True;
+                    }
+                    else if (reader.ValueTextEquals("streamClosed"u8))
+                    {
+                        reader.Read();
+                        closed = reader.TokenType == JsonTokenType.True;
+                    }
+                    else
+                    {
+                        reader.Read();
+                    }
+
+                    reader.Skip();
+                }
+            }
+
+            if (reader.Read())
+            {
+                throw new JsonException("Unexpected data after the JSON value.");
+            }
+        }
+        catch (JsonException ex)
+        {
+            string preview = data.Length == 0 ? "an empty event" : $"'{System.Text.Encoding.UTF8.GetString(data[..Math.Min(data.Length, 200)])}'";
+            throw new SseDecodingException($"An SSE control event is not valid JSON: {preview} ({ex.Message})", ex);
+        }
+
+        if (rootToken != JsonTokenType.StartObject)
+        {
+            throw new SseDecodingException($"An SSE control event is a JSON {KindOf(rootToken)}, not an object");
+        }
+
+        if (!nextIsString)
+        {
+            throw new SseDecodingException("An SSE control event has no streamNextOffset string");
+        }
+
+        if (!Offset.TryParse(nextText, out Offset next) || next.IsNow || next.IsBeginning)
+        {
+            throw new SseDecodingException($"An SSE control event has the invalid streamNextOffset '{nextText}'");
+        }
+
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            _cursor = cursor;
+        }
+
+        return new SseControl(next, cursor, upToDate, closed);
+    }
+
+    private static string KindOf(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartArray => "Array",
+        JsonTokenType.String => "String",
+        JsonTokenType.Number => "Number",
+        JsonTokenType.True => "True",
+        JsonTokenType.False => "False",
+        _ => "Null",
+    };
+}
+
+/// <summary>A decoded event: data bytes, a control, or neither (an event type the read ignores).</summary>
+internal readonly record struct SseEvent(byte[]? Data, SseControl? Control);
+
+/// <summary>A control event's fields (PROTOCOL.md §5.8).</summary>
+internal readonly record struct SseControl(Offset NextOffset, string? Cursor, bool UpToDate, bool Closed);
+
+/// <summary>One group: the data of its data events (for JSON, one array of <paramref name="Messages"/> messages) and its control event.</summary>
+internal readonly record struct SseGroup(ReadOnlyMemory<byte> Data, int Messages, SseControl Control);
+
+/// <summary>An SSE event broke PROTOCOL.md §5.8; the read turns it into a <see cref="DurableStreamProtocolException"/> with its URL and offset.</summary>
+internal sealed class SseDecodingException : Exception
+{
+    public SseDecodingException(string message, Exception? inner = null)
+        : base(message, inner)
+    {
+    }
+}

@@ -1,0 +1,305 @@
+using System.Net.ServerSentEvents;
+using System.Text;
+using DurableStreams.Reading.Internal;
+using DurableStreams.Testing;
+
+namespace DurableStreams.Tests.Reading;
+
+/// <summary>
+/// The SSE event decoder alone (PROTOCOL.md §5.8), fed by the runtime's <see cref="SseParser"/> over
+/// canned bytes: newline style × read sizes (1-byte trickle, odd splits, whole) × every split point,
+/// the spec's own examples as named tests, and the malformed events that must fail.
+/// </summary>
+public sealed class SseEventDecoderTests : IDisposable
+{
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(20));
+
+    private CancellationToken Ct => _timeout.Token;
+
+    public void Dispose() => _timeout.Dispose();
+
+    public static TheoryData<string, int[]> Matrix()
+    {
+        var data = new TheoryData<string, int[]>();
+        foreach (string newline in new[] { "\n", "\r", "\r\n" })
+        {
+            data.Add(newline, [1]);
+            data.Add(newline, [2, 3, 5, 7]);
+            data.Add(newline, [int.MaxValue]);
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string> Newlines() => new("\n", "\r", "\r\n");
+
+    private static SseEventDecoder Decoder(bool base64 = false, bool json = false, int maxEventBytes = 1024, int maxGroupBytes = 4096, string? cursor = null) =>
+        new(base64, json, maxEventBytes, maxGroupBytes, cursor);
+
+    /// <summary>Parses <paramref name="wire"/> in reads of the given sizes and returns the groups it decodes.</summary>
+    private async Task<List<SseGroup>> DecodeAsync(string wire, int[] reads, SseEventDecoder decoder)
+    {
+        using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), reads);
+        Stream body = await content.ReadAsStreamAsync(Ct);
+        var groups = new List<SseGroup>();
+        await foreach (SseItem<SseEvent> item in SseParser.Create(body, decoder.Decode).EnumerateAsync(Ct))
+        {
+            if (decoder.Add(item.Data) is { } group)
+            {
+                groups.Add(group);
+            }
+        }
+
+        return groups;
+    }
+
+    private static string Lines(string newline, params string[] lines) => string.Concat(lines.Select(l => l + newline));
+
+    private static string Utf8(SseGroup group) => Encoding.UTF8.GetString(group.Data.Span);
+
+    // ------------------------------------------------------------------ the spec's examples (PROTOCOL.md §5.8)
+
+    /// <summary>
+    /// The §5.8 "normal data" example. As printed, its array ends in a trailing comma
+    /// (<c>{"k":"w"},</c> before <c>]</c>), which is not JSON; <paramref name="trailingComma"/> false is
+    /// the same example without it.
+    /// </summary>
+    private static string NormalDataExample(string newline, bool trailingComma) => Lines(
+        newline,
+        "event: data",
+        "data: [",
+        "data: {\"k\":\"v\"},",
+        trailingComma ? "data: {\"k\":\"w\"}," : "data: {\"k\":\"w\"}",
+        "data: ]",
+        "",
+        "event: control",
+        "data: {\"streamNextOffset\":\"123456_789\",\"streamCursor\":\"abc\"}",
+        "");
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Decode_SpecExampleNormalData_OneGroupWithBothMessagesAndTheCursor(string newline, int[] reads)
+    {
+        SseGroup group = Assert.Single(await DecodeAsync(NormalDataExample(newline, trailingComma: false), reads, Decoder(json: true)));
+
+        Assert.Equal("[\n{\"k\":\"v\"},\n{\"k\":\"w\"}\n]", Utf8(group));
+        Assert.Equal(2, group.Messages);
+        Assert.Equal(new SseControl(new Offset("123456_789"), "abc", UpToDate: false, Closed: false), group.Control);
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Decode_SpecExampleNormalDataAsPrinted_TrailingCommaIsAProtocolError(string newline, int[] reads)
+    {
+        // The read hands a JSON stream's data out as one JSON array; it does not repair invalid JSON.
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync(NormalDataExample(newline, trailingComma: true), reads, Decoder(json: true)));
+
+        Assert.Contains("not a JSON array", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("trailing comma", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Decode_SpecExampleFinalDataWithClosure_ClosedGroupWithoutCursor(string newline, int[] reads)
+    {
+        string wire = Lines(
+            newline,
+            "event: data",
+            "data: [",
+            "data: {\"k\":\"final\"}",
+            "data: ]",
+            "",
+            "event: control",
+            "data: {\"streamNextOffset\":\"123456_999\",\"streamClosed\":true}",
+            "");
+
+        SseGroup group = Assert.Single(await DecodeAsync(wire, reads, Decoder(json: true)));
+
+        Assert.Equal("[\n{\"k\":\"final\"}\n]", Utf8(group));
+        Assert.Equal(1, group.Messages);
+        Assert.Equal(new SseControl(new Offset("123456_999"), null, UpToDate: false, Closed: true), group.Control);
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Decode_SpecExampleBinaryBase64SplitAcrossLines_TheExactBytes(string newline, int[] reads)
+    {
+        string wire = Lines(
+            newline,
+            "event: data",
+            "data: AQIDBAUG",
+            "data: BwgJCg==",
+            "",
+            "event: control",
+            "data: {\"streamNextOffset\":\"123456_789\",\"streamCursor\":\"abc\"}",
+            "");
+
+        SseGroup group = Assert.Single(await DecodeAsync(wire, reads, Decoder(base64: true)));
+
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, group.Data.ToArray());
+        Assert.Equal(0, group.Messages);
+        Assert.Equal("abc", group.Control.Cursor);
+    }
+
+    [Theory]
+    [MemberData(nameof(Newlines))]
+    public async Task Decode_SpecExampleSplitAtEveryByte_SameGroupAsWhole(string newline)
+    {
+        string wire = NormalDataExample(newline, trailingComma: false);
+        SseGroup whole = Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder(json: true)));
+
+        for (int split = 1; split < Encoding.UTF8.GetByteCount(wire); split++)
+        {
+            SseGroup group = Assert.Single(await DecodeAsync(wire, [split, int.MaxValue], Decoder(json: true)));
+            Assert.Equal(Utf8(whole), Utf8(group));
+            Assert.Equal(whole.Control, group.Control);
+        }
+    }
+
+    // ------------------------------------------------------------------ grouping
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Decode_TextEvents_JoinedUntilTheirControlEventAndUnknownTypesSkipped(string newline, int[] reads)
+    {
+        string wire =
+            ": a comment" + newline +
+            Lines(newline, "event: data", "data: hello", "") +
+            Lines(newline, "event: data", "data:   two", "data: lines", "") +
+            Lines(newline, "event: unknown", "data: ignored", "") +
+            Lines(newline, "event: control", "data: {\"streamNextOffset\":\"0000_0002\",\"streamCursor\":\"c1\",\"upToDate\":true}", "") +
+            Lines(newline, "event: control", "data: {\"streamNextOffset\":\"0000_0002\",\"streamCursor\":\"c1\",\"upToDate\":true}", "") +
+            Lines(newline, "event: data", "data: é", "") +
+            Lines(newline, "event: control", "data: {\"streamNextOffset\":\"0000_0003\",\"streamClosed\":true,\"extra\":{\"a\":[1]}}", "");
+
+        List<SseGroup> groups = await DecodeAsync(wire, reads, Decoder());
+
+        Assert.Equal(["hello  two\nlines", "", "é"], groups.Select(Utf8));
+        Assert.Equal(["0000_0002", "0000_0002", "0000_0003"], groups.Select(g => g.Control.NextOffset.Value));
+        Assert.Equal(["c1", "c1", null], groups.Select(g => g.Control.Cursor));
+        Assert.Equal([true, true, false], groups.Select(g => g.Control.UpToDate));
+        Assert.Equal([false, false, true], groups.Select(g => g.Control.Closed));
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Decode_JsonEventsOfOneGroup_MergedIntoOneArrayAndEmptyArraysCountNothing(string newline, int[] reads)
+    {
+        string wire =
+            Lines(newline, "event: data", "data: [{\"a\":1}]", "") +
+            Lines(newline, "event: data", "data: []", "") +
+            Lines(newline, "event: data", "data: [2,\"x\"]", "") +
+            Lines(newline, "event: control", "data: {\"streamNextOffset\":\"0000_0003\"}", "") +
+            Lines(newline, "event: data", "data: [ ]", "") +
+            Lines(newline, "event: control", "data: {\"streamNextOffset\":\"0000_0003\"}", "");
+
+        List<SseGroup> groups = await DecodeAsync(wire, reads, Decoder(json: true));
+
+        Assert.Equal(["[{\"a\":1},2,\"x\"]", ""], groups.Select(Utf8));
+        Assert.Equal([3, 0], groups.Select(g => g.Messages));
+    }
+
+    [Fact]
+    public async Task Decode_EmptyBase64DataEvent_IsEmptyData()
+    {
+        string wire = "event: data\ndata:\n\nevent: control\ndata: {\"streamNextOffset\":\"1\"}\n\n";
+
+        SseGroup group = Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder(base64: true)));
+
+        Assert.True(group.Data.IsEmpty);
+    }
+
+    [Fact]
+    public async Task Decode_ControlRepeatingTheCursor_ReusesTheString()
+    {
+        string control = "event: control\ndata: {\"streamNextOffset\":\"1\",\"streamCursor\":\"same\"}\n\n";
+
+        List<SseGroup> groups = await DecodeAsync(control + control, [int.MaxValue], Decoder(cursor: "other"));
+
+        Assert.Equal("same", groups[0].Control.Cursor);
+        Assert.Same(groups[0].Control.Cursor, groups[1].Control.Cursor);
+    }
+
+    [Fact]
+    public async Task Decode_DataWithoutControlEvent_NoGroup()
+    {
+        List<SseGroup> groups = await DecodeAsync("event: data\ndata: pending\n\n", [int.MaxValue], Decoder());
+
+        Assert.Empty(groups);
+    }
+
+    // ------------------------------------------------------------------ protocol errors
+
+    [Theory]
+    [InlineData("{invalid json here", "not valid JSON")]
+    [InlineData("", "an empty event")]
+    [InlineData("[1,2]", "a JSON Array, not an object")]
+    [InlineData("\"x\"", "a JSON String, not an object")]
+    [InlineData("{\"streamCursor\":\"1\"}", "no streamNextOffset")]
+    [InlineData("{\"streamNextOffset\":42}", "no streamNextOffset")]
+    [InlineData("{\"streamNextOffset\":\"now\"}", "invalid streamNextOffset 'now'")]
+    [InlineData("{\"streamNextOffset\":\"-1\"}", "invalid streamNextOffset '-1'")]
+    [InlineData("{\"streamNextOffset\":\"1\"} {}", "not valid JSON")]
+    public async Task Decode_MalformedControlEvent_ThrowsNamingTheProblem(string control, string expected)
+    {
+        string wire = "event: control\ndata: " + control + "\n\n";
+
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync(wire, [int.MaxValue], Decoder()));
+
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("AP/")]
+    [InlineData("AP/+/fw")]
+    [InlineData("not base64!")]
+    public async Task Decode_InvalidBase64_Throws(string data)
+    {
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync("event: data\ndata: " + data + "\n\n", [int.MaxValue], Decoder(base64: true)));
+
+        Assert.Contains("not valid base64", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Decode_JsonDataEventThatIsNotAnArray_ThrowsAtItsControlEvent()
+    {
+        string wire = "event: data\ndata: {\"a\":1}\n\nevent: control\ndata: {\"streamNextOffset\":\"1\"}\n\n";
+
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync(wire, [int.MaxValue], Decoder(json: true)));
+
+        Assert.Contains("not a JSON array", ex.Message, StringComparison.Ordinal);
+        Assert.NotNull(ex.InnerException);
+    }
+
+    [Fact]
+    public async Task Decode_EventOfExactlyTheLimitAccepted_OneByteMoreThrows()
+    {
+        string Event(int size) => "event: data\ndata: " + new string('x', size) + "\n\nevent: control\ndata: {\"streamNextOffset\":\"1\"}\n\n";
+
+        SseGroup group = Assert.Single(await DecodeAsync(Event(100), [int.MaxValue], Decoder(maxEventBytes: 100)));
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync(Event(101), [int.MaxValue], Decoder(maxEventBytes: 100)));
+
+        Assert.Equal(100, group.Data.Length);
+        Assert.Contains("'data' event of 101 bytes exceeds ReadOptions.MaxSseEventBytes (100 bytes)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Decode_DataEventsBeyondTheGroupLimitBeforeAControlEvent_Throws()
+    {
+        string events = string.Concat(Enumerable.Repeat("event: data\ndata: " + new string('x', 60) + "\n\n", 3));
+
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync(events, [int.MaxValue], Decoder(maxGroupBytes: 150)));
+
+        Assert.Contains("MaxBufferedBytes (150 bytes)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Decode_GroupLimit_CountsOnlyTheOpenGroup()
+    {
+        string group = "event: data\ndata: " + new string('x', 60) + "\n\nevent: control\ndata: {\"streamNextOffset\":\"1\"}\n\n";
+
+        List<SseGroup> groups = await DecodeAsync(group + group + group, [int.MaxValue], Decoder(maxGroupBytes: 100));
+
+        Assert.Equal(3, groups.Count);
+    }
+}
