@@ -125,6 +125,7 @@ internal static class DurableStreamCli
         root.Subcommands.Add(BuildClose(commands));
         root.Subcommands.Add(BuildDelete(commands));
         root.Subcommands.Add(BuildFork(commands));
+        root.Subcommands.Add(SubscriptionCommandLine.Build(commands));
         return root;
     }
 
