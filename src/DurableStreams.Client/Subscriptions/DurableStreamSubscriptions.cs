@@ -17,6 +17,9 @@ namespace DurableStreams;
 /// <see cref="DurableStreamClient.BaseAddress"/> as the stream root, so set the base address to the
 /// URL that stream paths hang off: with the reference server that is <c>http://host:port/v1/stream/</c>,
 /// where <c>client.GetStream("orders/42")</c> and the subscription path <c>orders/42</c> name the same stream.
+/// The stream root is the server's, not any folder under it: the server reserves <c>__ds</c> only
+/// directly below its root, so a deeper base address would send subscription requests to an
+/// ordinary stream path (the SDK then reports the unexpected answer as a <see cref="DurableStreamProtocolException"/>).
 /// </para>
 /// <para>
 /// Requests go through the client's transport: its retries (network failures, 429, 5xx),
