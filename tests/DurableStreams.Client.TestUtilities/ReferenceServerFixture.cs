@@ -13,6 +13,9 @@ public class ReferenceServerFixture : IAsyncLifetime
     /// <summary>The long-poll timeout the server is started with; short, so live tests stay fast.</summary>
     protected virtual TimeSpan LongPollTimeout => TimeSpan.FromSeconds(2);
 
+    /// <summary>Whether the server accepts webhook subscriptions (off by default, as in the server itself).</summary>
+    protected virtual bool Webhooks => false;
+
     /// <summary>The server's base URL (no trailing slash).</summary>
     public Uri BaseUrl => _server?.BaseUrl ?? throw new InvalidOperationException("The reference server is not running.");
 
@@ -20,7 +23,7 @@ public class ReferenceServerFixture : IAsyncLifetime
     public string NewStreamUrl(string prefix = "test") => $"{BaseUrl.AbsoluteUri.TrimEnd('/')}/v1/stream/{prefix}-{Guid.NewGuid():N}";
 
     /// <inheritdoc />
-    public async Task InitializeAsync() => _server = await ReferenceServerProcess.StartAsync(LongPollTimeout);
+    public async Task InitializeAsync() => _server = await ReferenceServerProcess.StartAsync(LongPollTimeout, Webhooks, CancellationToken.None);
 
     /// <inheritdoc />
     public async Task DisposeAsync()
