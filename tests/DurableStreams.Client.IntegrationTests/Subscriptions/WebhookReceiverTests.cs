@@ -65,6 +65,15 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
             o.JwksUrl = jwks;
             o.TimeProvider = new ShiftedTime(TimeSpan.FromMinutes(6));
         });
+        WebApplication app = _app;
+
+        // README "Subscriptions" webhook block (compiled here; its JWKS URL is the README's).
+        app.MapDurableStreamsWebhook("/hooks/orders", (wake, cancellationToken) =>
+        {
+            foreach (DurableStreamsWebhookStream stream in wake.Streams) { /* read AckedOffset..TailOffset */ }
+            return Task.FromResult(true); // done: the server acks the wake's tails; false = ack later at wake.CallbackUrl
+        }, o => o.JwksUrl = new Uri("http://localhost:4437/v1/stream/__ds/jwks.json"));
+
         await _app.StartAsync(Ct);
         _baseUrl = _app.Urls.First().TrimEnd('/');
     }
