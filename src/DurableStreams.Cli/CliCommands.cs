@@ -11,7 +11,7 @@ namespace DurableStreams.Cli;
 /// resume offsets go to standard error. Every handler maps failures to exit codes in one place
 /// (<see cref="RunAsync"/>).
 /// </summary>
-internal sealed class CliCommands
+internal sealed partial class CliCommands
 {
     private const string JsonContentType = "application/json";
     private static readonly UTF8Encoding Utf8 = new(false);

@@ -185,6 +185,7 @@ internal static class DurableStreamCli
         root.Subcommands.Add(BuildDelete(commands));
         root.Subcommands.Add(BuildFork(commands));
         root.Subcommands.Add(ServeCommand.Build(console));
+        root.Subcommands.Add(SubscriptionCommandLine.Build(commands));
         return root;
     }
 

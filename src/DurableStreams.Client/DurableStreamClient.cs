@@ -45,6 +45,7 @@ public partial class DurableStreamClient : IDisposable
     private readonly bool _disposeHttpClient;
     private readonly Uri? _baseAddress;
     private int _disposed;
+    private DurableStreamSubscriptions? _subscriptions;
 
     /// <summary>Creates a client that owns a new, correctly pooled <see cref="HttpClient"/>.</summary>
     /// <param name="options">Settings; validated here. Default: <see cref="DurableStreamClientOptions"/> defaults.</param>
@@ -102,6 +103,12 @@ public partial class DurableStreamClient : IDisposable
 
     /// <summary>The base address relative stream URLs resolve against, if any.</summary>
     public Uri? BaseAddress => _baseAddress;
+
+    /// <summary>
+    /// The subscription API (PROTOCOL.md §6–§7), with <see cref="BaseAddress"/> as the stream root that
+    /// subscription stream paths are relative to. Does no I/O.
+    /// </summary>
+    public virtual DurableStreamSubscriptions Subscriptions => _subscriptions ??= new DurableStreamSubscriptions(this);
 
     /// <summary>A copy of the options this client was built with.</summary>
     internal DurableStreamClientOptions Options { get; }

@@ -6,3 +6,19 @@ public sealed class ReferenceServerCollection : ICollectionFixture<ReferenceServ
 {
     public const string Name = "Reference server";
 }
+
+/// <summary>
+/// The Node reference server whatever <c>DURABLE_STREAMS_TEST_SERVER</c> selects: subscriptions
+/// (PROTOCOL.md §6–7) are served by it, not by the in-process .NET server.
+/// </summary>
+public sealed class SubscriptionServerFixture : ReferenceServerFixture
+{
+    protected override bool NeedsReferenceServer => true;
+}
+
+/// <summary>The subscription test classes share one Node reference server.</summary>
+[CollectionDefinition(Name)]
+public sealed class SubscriptionServerCollection : ICollectionFixture<SubscriptionServerFixture>
+{
+    public const string Name = "Subscription server";
+}

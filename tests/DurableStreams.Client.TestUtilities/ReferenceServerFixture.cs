@@ -20,6 +20,15 @@ public class ReferenceServerFixture : IAsyncLifetime
     /// <summary>The long-poll timeout the server is started with; short, so live tests stay fast.</summary>
     protected virtual TimeSpan LongPollTimeout => TimeSpan.FromSeconds(2);
 
+    /// <summary>Whether the server accepts webhook subscriptions (off by default, as in the server itself).</summary>
+    protected virtual bool Webhooks => false;
+
+    /// <summary>
+    /// Whether the tests need the Node reference server whatever <c>DURABLE_STREAMS_TEST_SERVER</c>
+    /// says: subscriptions (PROTOCOL.md §6–7) and webhooks, which the in-process server does not serve.
+    /// </summary>
+    protected virtual bool NeedsReferenceServer => Webhooks;
+
     /// <summary>The server's base URL (no trailing slash).</summary>
     public Uri BaseUrl => _dotnetServer?.BaseAddress ?? _server?.BaseUrl ?? throw new InvalidOperationException("The reference server is not running.");
 
@@ -29,13 +38,13 @@ public class ReferenceServerFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
-        if (UsesDotnetServer)
+        if (UsesDotnetServer && !NeedsReferenceServer)
         {
             _dotnetServer = await DurableStreamTestServer.StartAsync(new DurableStreamTestServerOptions { LongPollTimeout = LongPollTimeout });
         }
         else
         {
-            _server = await ReferenceServerProcess.StartAsync(LongPollTimeout);
+            _server = await ReferenceServerProcess.StartAsync(LongPollTimeout, Webhooks, CancellationToken.None);
         }
     }
 

@@ -29,7 +29,14 @@ public sealed class ReferenceServerProcess : IAsyncDisposable
     /// <summary>Installs the pinned server if needed, starts it and waits until it listens.</summary>
     /// <param name="longPollTimeout">The server's long-poll timeout. Default: 30 s (the server's own default).</param>
     /// <param name="cancellationToken">Cancels the start.</param>
-    public static async Task<ReferenceServerProcess> StartAsync(TimeSpan? longPollTimeout = null, CancellationToken cancellationToken = default)
+    public static Task<ReferenceServerProcess> StartAsync(TimeSpan? longPollTimeout = null, CancellationToken cancellationToken = default) =>
+        StartAsync(longPollTimeout, webhooks: false, cancellationToken);
+
+    /// <summary>Like <see cref="StartAsync(TimeSpan?, CancellationToken)"/>, optionally with webhook subscriptions enabled (off by default).</summary>
+    /// <param name="longPollTimeout">The server's long-poll timeout. Default: 30 s.</param>
+    /// <param name="webhooks">Whether the server accepts webhook subscriptions and delivers to loopback URLs.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<ReferenceServerProcess> StartAsync(TimeSpan? longPollTimeout, bool webhooks, CancellationToken cancellationToken)
     {
         await EnsureInstalledAsync(cancellationToken).ConfigureAwait(false);
         var start = new ProcessStartInfo("node")
@@ -43,6 +50,10 @@ public sealed class ReferenceServerProcess : IAsyncDisposable
         start.ArgumentList.Add("launch.mjs");
         start.ArgumentList.Add("--long-poll-timeout");
         start.ArgumentList.Add(((int)(longPollTimeout ?? TimeSpan.FromSeconds(30)).TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (webhooks)
+        {
+            start.ArgumentList.Add("--webhooks");
+        }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start node.");
         var stderr = new System.Text.StringBuilder();

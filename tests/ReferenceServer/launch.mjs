@@ -1,6 +1,8 @@
 // Starts the pinned @durable-streams/server on a loopback port for tests and samples.
 //
-// Usage: node launch.mjs [--port N] [--host H] [--long-poll-timeout MS] [--no-compression]
+// Usage: node launch.mjs [--port N] [--host H] [--long-poll-timeout MS] [--no-compression] [--webhooks]
+//
+// --webhooks (or DURABLE_STREAMS_WEBHOOKS=1) enables webhook subscriptions; they are off by default.
 //
 // Prints exactly one line "READY <base-url>" on stdout once the server listens.
 // The server stops when this process gets SIGINT/SIGTERM or when its stdin
@@ -18,6 +20,7 @@ const server = new DurableStreamTestServer({
   host: option("--host", "127.0.0.1"),
   longPollTimeout: Number(option("--long-poll-timeout", "30000")),
   compression: !args.includes("--no-compression"),
+  webhooks: args.includes("--webhooks") || process.env.DURABLE_STREAMS_WEBHOOKS === "1",
 });
 
 const url = await server.start();

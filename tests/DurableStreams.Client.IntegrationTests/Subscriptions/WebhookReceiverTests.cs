@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using DurableStreams.AspNetCore;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+
+namespace DurableStreams.IntegrationTests.Subscriptions;
+
+/// <summary>A reference server with webhook subscriptions enabled (they are off by default).</summary>
+public sealed class WebhookReferenceServerFixture : ReferenceServerFixture
+{
+    protected override bool Webhooks => true;
+}
+
+/// <summary>
+/// Real deliveries from the reference server to an ASP.NET Core app on loopback, and forged,
+/// replayed, old and unknown-key requests that must be refused before the handler.
+/// </summary>
+public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) : IClassFixture<WebhookReferenceServerFixture>, IAsyncLifetime
+{
+    private static readonly HttpClient Raw = new();
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
+    private readonly SubscriptionTestContext _ctx = new(server);
+    private readonly ConcurrentQueue<DurableStreamsWebhook> _handled = new();
+    private readonly ConcurrentQueue<(string Signature, byte[] Body)> _received = new();
+    private WebApplication? _app;
+    private string _baseUrl = "";
+
+    private CancellationToken Ct => _timeout.Token;
+
+    /// <summary>What the handler answers: true = done now; false = ack later by callback.</summary>
+    private bool DoneSynchronously { get; set; } = true;
+
+    public async Task InitializeAsync()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _app = builder.Build();
+
+        // Record every raw delivery (before verification) so tests can replay and tamper with it.
+        _app.Use(async (context, next) =>
+        {
+            context.Request.EnableBuffering();
+            using var copy = new MemoryStream();
+            await context.Request.Body.CopyToAsync(copy);
+            context.Request.Body.Position = 0;
+            _received.Enqueue((context.Request.Headers["Webhook-Signature"].ToString(), copy.ToArray()));
+            await next(context);
+        });
+        var jwks = new Uri(_ctx.StreamRoot, "__ds/jwks.json");
+        _app.MapDurableStreamsWebhook("/hook", (wake, ct) =>
+        {
+            _handled.Enqueue(wake);
+            return Task.FromResult(DoneSynchronously);
+        }, o => o.JwksUrl = jwks);
+        _app.MapDurableStreamsWebhook("/hook-six-minutes-later", (wake, ct) =>
+        {
+            _handled.Enqueue(wake);
+            return Task.FromResult(true);
+        }, o =>
+        {
+            o.JwksUrl = jwks;
+            o.TimeProvider = new ShiftedTime(TimeSpan.FromMinutes(6));
+        });
+        WebApplication app = _app;
+
+        // README "Subscriptions" webhook block (compiled here; its JWKS URL is the README's).
+        app.MapDurableStreamsWebhook("/hooks/orders", (wake, cancellationToken) =>
+        {
+            foreach (DurableStreamsWebhookStream stream in wake.Streams) { /* read AckedOffset..TailOffset */ }
+            return Task.FromResult(true); // done: the server acks the wake's tails; false = ack later at wake.CallbackUrl
+        }, o => o.JwksUrl = new Uri("http://localhost:4437/v1/stream/__ds/jwks.json"));
+
+        await _app.StartAsync(Ct);
+        _baseUrl = _app.Urls.First().TrimEnd('/');
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        _ctx.Dispose();
+        _timeout.Dispose();
+    }
+
+    private async Task<(string Id, DurableStream Stream)> SubscribeAsync()
+    {
+        string id = _ctx.NewId();
+        DurableStream stream = await _ctx.CreateJsonStreamAsync($"{_ctx.Prefix}/orders/1", Ct);
+        CreateSubscriptionResult created = await _ctx.Subscriptions.CreateAsync(id, new SubscriptionOptions
+        {
+            Type = SubscriptionType.Webhook,
+            Pattern = $"{_ctx.Prefix}/orders/*",
+            WebhookUrl = new Uri(_baseUrl + "/hook"),
+            LeaseTtl = TimeSpan.FromSeconds(5),
+        }, Ct);
+        Assert.Equal("ed25519", created.Subscription.WebhookSigning?.Algorithm);
+        Assert.Equal(new Uri(_ctx.StreamRoot, "__ds/jwks.json"), created.Subscription.WebhookSigning?.JwksUrl);
+        return (id, stream);
+    }
+
+    private async Task WaitUntilAsync(Func<bool> condition)
+    {
+        while (!condition())
+        {
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    private async Task<Offset> AckedAsync(string id) => (await _ctx.Subscriptions.GetAsync(id, Ct)).Streams[0].AckedOffset;
+
+    private async Task<HttpStatusCode> PostAsync(string path, string signature, byte[] body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, _baseUrl + path) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        if (signature.Length > 0)
+        {
+            request.Headers.TryAddWithoutValidation("Webhook-Signature", signature);
+        }
+
+        using HttpResponseMessage response = await Raw.SendAsync(request, Ct);
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task MapDurableStreamsWebhook_RealDeliveryHandledSynchronously_ServerAcksTheSnapshot()
+    {
+        (string id, DurableStream stream) = await SubscribeAsync();
+
+        AppendResult appended = await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        await WaitUntilAsync(() => !_handled.IsEmpty);
+        while (await AckedAsync(id) != appended.NextOffset)
+        {
+            await Task.Delay(50, Ct);
+        }
+
+        DurableStreamsWebhook wake = Assert.Single(_handled);
+        Assert.Equal(id, wake.SubscriptionId);
+        Assert.Equal($"{_ctx.Prefix}/orders/1", wake.Streams[0].Path);
+        Assert.Equal(appended.NextOffset, wake.Streams[0].TailOffset);
+        Assert.NotNull(wake.CallbackUrl);
+    }
+
+    [Fact]
+    public async Task MapDurableStreamsWebhook_HandlerAcksLaterByCallback_CursorMoves()
+    {
+        DoneSynchronously = false;
+        (string id, DurableStream stream) = await SubscribeAsync();
+        AppendResult appended = await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        await WaitUntilAsync(() => !_handled.IsEmpty);
+        DurableStreamsWebhook wake = Assert.Single(_handled);
+        Offset before = await AckedAsync(id);
+
+        string ack = $$"""{"wake_id":"{{wake.WakeId}}","generation":{{wake.Generation}},"acks":[{"stream":"{{wake.Streams[0].Path}}","offset":"{{appended.NextOffset}}"}],"done":true}""";
+        using var callback = new HttpRequestMessage(HttpMethod.Post, wake.CallbackUrl) { Content = new StringContent(ack, Encoding.UTF8, "application/json") };
+        callback.Headers.TryAddWithoutValidation("Authorization", "Bearer " + wake.CallbackToken);
+        using HttpResponseMessage response = await Raw.SendAsync(callback, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotEqual(appended.NextOffset, before);
+        Assert.Equal(appended.NextOffset, await AckedAsync(id));
+    }
+
+    [Fact]
+    public async Task MapDurableStreamsWebhook_ForgedReplayedOldOrUnknownKey_Returns401WithoutRunningTheHandler()
+    {
+        (_, DurableStream stream) = await SubscribeAsync();
+        await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        await WaitUntilAsync(() => !_handled.IsEmpty);
+        (string signature, byte[] body) = _received.First(r => r.Signature.Length > 0);
+        byte[] forged = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(body).Replace("\"generation\":", "\"generation\":9", StringComparison.Ordinal));
+        string unknownKid = System.Text.RegularExpressions.Regex.Replace(signature, "kid=[^,]+", "kid=ds_unknown");
+        string otherTime = System.Text.RegularExpressions.Regex.Replace(signature, "t=([0-9]+)", m => "t=" + (long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) - 1));
+
+        HttpStatusCode replayed = await PostAsync("/hook", signature, body);
+        HttpStatusCode tampered = await PostAsync("/hook", signature, forged);
+        HttpStatusCode wrongKid = await PostAsync("/hook", unknownKid, body);
+        HttpStatusCode retimed = await PostAsync("/hook", otherTime, body);
+        HttpStatusCode unsigned = await PostAsync("/hook", "", body);
+        HttpStatusCode old = await PostAsync("/hook-six-minutes-later", signature, body);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, replayed);
+        Assert.Equal(HttpStatusCode.Unauthorized, tampered);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongKid);
+        Assert.Equal(HttpStatusCode.Unauthorized, retimed);
+        Assert.Equal(HttpStatusCode.Unauthorized, unsigned);
+        Assert.Equal(HttpStatusCode.Unauthorized, old);
+        Assert.Single(_handled);
+    }
+
+    private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
+}
