@@ -177,7 +177,7 @@ internal static partial class Relay
 
             if (chunk.StreamClosed)
             {
-                yield return new SseItem<string>("closed", "end") { EventId = chunk.Offset.ToString() };
+                yield return new SseItem<string>("closed", "end") { EventId = chunk.NextOffset.ToString() };
                 yield break;
             }
 

@@ -102,7 +102,7 @@ internal sealed partial class CliCommands
                         break;
                     }
 
-                    resume = chunk.Offset;
+                    resume = chunk.NextOffset;
                     closed = chunk.StreamClosed;
                 }
             }
@@ -129,7 +129,7 @@ internal sealed partial class CliCommands
             text.Append(CultureInfo.InvariantCulture, $"url: {stream.Url.AbsoluteUri}\n");
             text.Append(CultureInfo.InvariantCulture, $"content-type: {metadata.ContentType}\n");
             text.Append(CultureInfo.InvariantCulture, $"next-offset: {metadata.NextOffset}\n");
-            text.Append(CultureInfo.InvariantCulture, $"closed: {(metadata.Closed ? "true" : "false")}\n");
+            text.Append(CultureInfo.InvariantCulture, $"closed: {(metadata.StreamClosed ? "true" : "false")}\n");
             if (metadata.Ttl is { } ttl)
             {
                 text.Append(CultureInfo.InvariantCulture, $"ttl: {(long)ttl.TotalSeconds}\n");

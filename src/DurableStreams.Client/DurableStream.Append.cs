@@ -33,7 +33,7 @@ public partial class DurableStream
     /// <exception cref="ArgumentException"><paramref name="data"/> is empty (checked before any I/O).</exception>
     /// <exception cref="StreamClosedException">The stream is closed; the exception carries its final offset.</exception>
     /// <exception cref="StreamNotFoundException">The stream does not exist.</exception>
-    /// <exception cref="StreamConflictException">The content type or <see cref="AppendOptions.Seq"/> conflicts.</exception>
+    /// <exception cref="StreamConflictException">The content type or <see cref="AppendOptions.Sequence"/> conflicts.</exception>
     /// <exception cref="AppendOutcomeUnknownException">The connection failed after the body may have been stored.</exception>
     /// <exception cref="DurableStreamException">Any other failure.</exception>
     public virtual Task<AppendResult> AppendAsync(ReadOnlyMemory<byte> data, AppendOptions? options = null, CancellationToken cancellationToken = default)
@@ -348,11 +348,11 @@ public partial class DurableStream
         var request = new StreamRequest(HttpMethod.Post, Url, operation) { ContentType = contentType };
         if (options is not null)
         {
-            if (options.Seq is { } seq)
+            if (options.Sequence is { } seq)
             {
                 if (seq.Length == 0)
                 {
-                    throw new ArgumentException("Seq cannot be empty.", $"{nameof(options)}.{nameof(AppendOptions.Seq)}");
+                    throw new ArgumentException("Seq cannot be empty.", $"{nameof(options)}.{nameof(AppendOptions.Sequence)}");
                 }
 
                 request.AddHeader(ProtocolHeaders.Seq, seq);

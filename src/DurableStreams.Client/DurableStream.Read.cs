@@ -279,7 +279,7 @@ public partial class DurableStream
             }
 
             toSkip -= skipped;
-            yield return new StreamChunk(remaining, chunk.StartOffset, chunk.Offset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
+            yield return new StreamChunk(remaining, chunk.StartOffset, chunk.NextOffset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
             {
                 SkippedItems = skipped,
                 Partial = chunk.Partial,

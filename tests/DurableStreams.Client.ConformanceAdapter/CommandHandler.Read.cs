@@ -89,7 +89,7 @@ internal sealed partial class CommandHandler
                 }
 
                 status = chunk.Status;
-                offset = chunk.Offset.Value;
+                offset = chunk.NextOffset.Value;
                 upToDate = chunk.UpToDate;
                 streamClosed |= chunk.StreamClosed;
                 isJson |= IsJson(chunk.ContentType ?? ContentTypeOf(path));
@@ -114,7 +114,7 @@ internal sealed partial class CommandHandler
                         chunks.Add(new JsonObject
                         {
                             ["data"] = Encoding.UTF8.GetString(chunk.Data.Span),
-                            ["offset"] = chunk.Offset.Value,
+                            ["offset"] = chunk.NextOffset.Value,
                         });
                     }
                 }

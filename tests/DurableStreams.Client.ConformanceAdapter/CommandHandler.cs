@@ -169,7 +169,7 @@ internal sealed partial class CommandHandler : IAsyncDisposable
             result["contentType"] = contentType;
         }
 
-        result["streamClosed"] = metadata.Closed;
+        result["streamClosed"] = metadata.StreamClosed;
         if (metadata.Ttl is { } ttl)
         {
             result["ttlSeconds"] = (long)ttl.TotalSeconds;
@@ -206,7 +206,7 @@ internal sealed partial class CommandHandler : IAsyncDisposable
         var options = new AppendOptions();
         if (OptionalLong(command, "seq") is { } seq)
         {
-            options.Seq = seq.ToString(CultureInfo.InvariantCulture);
+            options.Sequence = seq.ToString(CultureInfo.InvariantCulture);
         }
 
         foreach (KeyValuePair<string, string> header in headersSent)

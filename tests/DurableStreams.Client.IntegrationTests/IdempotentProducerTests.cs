@@ -162,7 +162,7 @@ public sealed class IdempotentProducerTests(ReferenceServerFixture server) : IDi
 
         Assert.Equal(first.FinalOffset, second.FinalOffset);
         StreamMetadata head = await stream.HeadAsync(Ct);
-        Assert.True(head.Closed);
+        Assert.True(head.StreamClosed);
         Assert.Equal(head.NextOffset, first.FinalOffset);
         List<JsonElement> messages = await ReadJsonMessagesAsync(stream.Url);
         Assert.Equal(["""{"n":1}""", """{"n":"last"}"""], messages.Select(m => m.GetRawText()));
@@ -179,7 +179,7 @@ public sealed class IdempotentProducerTests(ReferenceServerFixture server) : IDi
         CloseResult result = await producer.CloseAsync(Ct);
 
         StreamMetadata head = await stream.HeadAsync(Ct);
-        Assert.True(head.Closed);
+        Assert.True(head.StreamClosed);
         Assert.Equal(head.NextOffset, result.FinalOffset);
         Assert.Equal("abc", await ReadTextAsync(stream.Url));
     }

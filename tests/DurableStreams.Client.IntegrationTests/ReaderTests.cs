@@ -89,7 +89,7 @@ public sealed class ReaderTests(ReferenceServerFixture server, ITestOutputHelper
 
         Assert.True(chunk.Data.IsEmpty);
         Assert.True(chunk.StreamClosed);
-        Assert.Equal(closed.FinalOffset, chunk.Offset);
+        Assert.Equal(closed.FinalOffset, chunk.NextOffset);
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class ReaderTests(ReferenceServerFixture server, ITestOutputHelper
         Assert.False(all.StreamClosed);
         Assert.Equal("application/json", all.ContentType);
         Assert.True(now.Data.IsEmpty);
-        Assert.Equal(all.Offset, now.Offset);
+        Assert.Equal(all.NextOffset, now.NextOffset);
         Assert.Equal("""[{"msg":"first"},{"msg":"second"}]""", await stream.ReadAllTextAsync(cancellationToken: Ct));
     }
 

@@ -80,7 +80,7 @@ public sealed class StreamOperationsTests(ReferenceServerFixture server) : IDisp
         Assert.Equal(TimeSpan.FromHours(1), metadata.Ttl);
         Assert.Null(metadata.ExpiresAt);
         Assert.Equal("application/octet-stream", metadata.ContentType);
-        Assert.False(metadata.Closed);
+        Assert.False(metadata.StreamClosed);
     }
 
     [Fact]
@@ -104,8 +104,8 @@ public sealed class StreamOperationsTests(ReferenceServerFixture server) : IDisp
 
         StreamMetadata metadata = await result.Stream.HeadAsync(Ct);
 
-        Assert.True(result.Closed);
-        Assert.True(metadata.Closed);
+        Assert.True(result.StreamClosed);
+        Assert.True(metadata.StreamClosed);
         Assert.Equal(result.NextOffset, metadata.NextOffset);
         Assert.NotEqual(Offset.Beginning, metadata.NextOffset);
         Assert.Equal("complete", await ReadAllRawAsync(url));
@@ -188,9 +188,9 @@ public sealed class StreamOperationsTests(ReferenceServerFixture server) : IDisp
     public async Task AppendAsync_StreamSeqRegression_ThrowsSequenceConflict()
     {
         DurableStream stream = (await _client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl(), ContentType = "text/plain" }, Ct)).Stream;
-        await stream.AppendAsync("a", new AppendOptions { Seq = "0002" }, Ct);
+        await stream.AppendAsync("a", new AppendOptions { Sequence = "0002" }, Ct);
 
-        var ex = await Assert.ThrowsAsync<StreamConflictException>(() => stream.AppendAsync("b", new AppendOptions { Seq = "0001" }, Ct));
+        var ex = await Assert.ThrowsAsync<StreamConflictException>(() => stream.AppendAsync("b", new AppendOptions { Sequence = "0001" }, Ct));
 
         Assert.Equal(ConflictReason.SequenceConflict, ex.Reason);
         Assert.Equal(DurableStreamErrorCodes.SequenceConflict, ex.ErrorCode);
@@ -243,7 +243,7 @@ public sealed class StreamOperationsTests(ReferenceServerFixture server) : IDisp
 
         Assert.Equal(appended.NextOffset, first.FinalOffset);
         Assert.Equal(first.FinalOffset, second.FinalOffset);
-        Assert.True((await stream.HeadAsync(Ct)).Closed);
+        Assert.True((await stream.HeadAsync(Ct)).StreamClosed);
     }
 
     [Fact]
@@ -269,7 +269,7 @@ public sealed class StreamOperationsTests(ReferenceServerFixture server) : IDisp
         CloseResult result = await stream.CloseAsync(new { Done = true }, cancellationToken: Ct);
 
         StreamMetadata metadata = await stream.HeadAsync(Ct);
-        Assert.True(metadata.Closed);
+        Assert.True(metadata.StreamClosed);
         Assert.Equal(result.FinalOffset, metadata.NextOffset);
         Assert.Equal("""[{"step":1},{"done":true}]""", await ReadAllRawAsync(url));
         await Assert.ThrowsAsync<StreamClosedException>(() => stream.CloseAsync("again", cancellationToken: Ct));

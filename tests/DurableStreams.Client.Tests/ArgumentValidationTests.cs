@@ -85,7 +85,7 @@ public sealed class ArgumentValidationTests : IDisposable
     {
         DurableStream stream = _client.GetStream(TestClients.StreamUrl, "text/plain");
 
-        var ex = await Assert.ThrowsAsync<ArgumentException>(() => stream.AppendAsync("x", new AppendOptions { Seq = "" }));
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => stream.AppendAsync("x", new AppendOptions { Sequence = "" }));
 
         Assert.Equal("options.Seq", ex.ParamName);
     }

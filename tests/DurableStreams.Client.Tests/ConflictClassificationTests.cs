@@ -46,7 +46,7 @@ public sealed class ConflictClassificationTests : IDisposable
         using DurableStreamClient client = TestClients.Create(Conflict(text));
 
         var ex = await Assert.ThrowsAsync<StreamConflictException>(() => client.GetStream(TestClients.StreamUrl, "text/plain")
-            .AppendAsync("x", new AppendOptions { Seq = "5" }, _timeout.Token));
+            .AppendAsync("x", new AppendOptions { Sequence = "5" }, _timeout.Token));
 
         Assert.Equal(expected, ex.Reason);
     }

@@ -50,15 +50,15 @@ public sealed class MockingTests
         var stream = new FakeStream();
         var checkpoint = new ReadCheckpoint(Tail, skip: 3, cursor: "c1");
 
-        CreateStreamResult created = DurableStreamsModelFactory.CreateStreamResult(stream, created: false, Tail, "application/json", closed: true);
-        StreamMetadata metadata = DurableStreamsModelFactory.StreamMetadata("text/plain", Tail, TimeSpan.FromHours(1), null, closed: true, etag: "\"e\"");
+        CreateStreamResult created = DurableStreamsModelFactory.CreateStreamResult(stream, created: false, Tail, "application/json", streamClosed: true);
+        StreamMetadata metadata = DurableStreamsModelFactory.StreamMetadata("text/plain", Tail, TimeSpan.FromHours(1), null, streamClosed: true, etag: "\"e\"");
         StreamChunk chunk = DurableStreamsModelFactory.StreamChunk("x"u8.ToArray(), Offset.Beginning, Tail, upToDate: true, cursor: "c2");
         StreamItem<string> item = DurableStreamsModelFactory.StreamItem("v", checkpoint, upToDate: true, streamClosed: true);
         ReadFailureContext failure = DurableStreamsModelFactory.ReadFailureContext(stream, new IOException("reset"), status: 503, attempt: 2, offset: Tail, willRetry: false);
 
-        Assert.Equal((stream, false, Tail, "application/json", true), (created.Stream, created.Created, created.NextOffset, created.ContentType, created.Closed));
-        Assert.Equal(("text/plain", Tail, TimeSpan.FromHours(1), true, "\"e\""), (metadata.ContentType, metadata.NextOffset, metadata.Ttl, metadata.Closed, metadata.ETag));
-        Assert.Equal((Tail, true, "c2", new ReadCheckpoint(Tail, 0, "c2")), (chunk.Offset, chunk.UpToDate, chunk.Cursor, chunk.Checkpoint));
+        Assert.Equal((stream, false, Tail, "application/json", true), (created.Stream, created.Created, created.NextOffset, created.ContentType, created.StreamClosed));
+        Assert.Equal(("text/plain", Tail, TimeSpan.FromHours(1), true, "\"e\""), (metadata.ContentType, metadata.NextOffset, metadata.Ttl, metadata.StreamClosed, metadata.ETag));
+        Assert.Equal((Tail, true, "c2", new ReadCheckpoint(Tail, 0, "c2")), (chunk.NextOffset, chunk.UpToDate, chunk.Cursor, chunk.Checkpoint));
         Assert.Equal(("v", checkpoint, true, true), (item.Value, item.Checkpoint, item.UpToDate, item.StreamClosed));
         Assert.Equal((503, 2, Tail, false), (failure.Status, failure.Attempt, failure.Offset, failure.WillRetry));
         Assert.Equal(Tail, DurableStreamsModelFactory.CloseResult(Tail).FinalOffset);

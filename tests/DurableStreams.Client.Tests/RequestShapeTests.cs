@@ -122,7 +122,7 @@ public sealed class RequestShapeTests : IDisposable
             o.DefaultQueryParameters["b"] = "default";
         });
         DurableStream stream = client.GetStream(TestClients.StreamUrl, "text/plain");
-        var options = new AppendOptions { Seq = "000042" };
+        var options = new AppendOptions { Sequence = "000042" };
         options.Headers["X-Call"] = "per-call";
         options.QueryParameters["b"] = "per-call";
         options.QueryParameters["a"] = "x y";
@@ -203,7 +203,7 @@ public sealed class RequestShapeTests : IDisposable
         Assert.Equal("text/plain", metadata.ContentType);
         Assert.Equal(new Offset("0000_0123"), metadata.NextOffset);
         Assert.Equal(TimeSpan.FromSeconds(60), metadata.Ttl);
-        Assert.True(metadata.Closed);
+        Assert.True(metadata.StreamClosed);
         Assert.Equal("\"abc:1:2\"", metadata.ETag);
     }
 

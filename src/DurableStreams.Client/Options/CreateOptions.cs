@@ -54,7 +54,7 @@ public sealed class AppendOptions
     /// A writer sequence value (<c>Stream-Seq</c>); the server rejects a value that is not greater,
     /// by ordinal string comparison, than the last one it accepted. Default: none.
     /// </summary>
-    public string? Seq { get; set; }
+    public string? Sequence { get; set; }
 
     /// <summary>Headers added to this request only. Default: none.</summary>
     public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);

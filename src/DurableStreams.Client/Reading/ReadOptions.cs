@@ -84,7 +84,13 @@ public sealed class ReadOptions
     /// </summary>
     public TimeSpan SseShortConnectionDuration { get; set; } = TimeSpan.FromSeconds(1);
 
-    internal void Validate()
+    /// <summary>
+    /// Checks the values together. Every read calls it when it is started, before any request; call
+    /// it yourself to check options built from configuration early.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the parameter name says which.</exception>
+    /// <exception cref="ArgumentException">A header or query parameter name is empty, or a query parameter is one the SDK sets.</exception>
+    public void Validate()
     {
         if (!Enum.IsDefined(Live))
         {

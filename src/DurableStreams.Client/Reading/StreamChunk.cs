@@ -7,7 +7,7 @@ namespace DurableStreams;
 /// <remarks>
 /// A large response of a stream that is not JSON is handed out in parts of at most 1 MiB, so that
 /// a big catch-up never sits in memory whole; only the last part carries the response's
-/// <see cref="Offset"/>, <see cref="UpToDate"/> and <see cref="StreamClosed"/>, and the
+/// <see cref="NextOffset"/>, <see cref="UpToDate"/> and <see cref="StreamClosed"/>, and the
 /// <see cref="Checkpoint"/> of every part resumes exactly after it. A response of a JSON stream is
 /// read whole, up to <see cref="ReadOptions.MaxBufferedBytes"/>.
 /// 
@@ -20,12 +20,12 @@ namespace DurableStreams;
 /// </remarks>
 public sealed class StreamChunk
 {
-    internal StreamChunk(ReadOnlyMemory<byte> data, Offset startOffset, Offset offset, string? cursor, bool upToDate, bool streamClosed, int status, string? contentType)
+    internal StreamChunk(ReadOnlyMemory<byte> data, Offset startOffset, Offset nextOffset, string? cursor, bool upToDate, bool streamClosed, int status, string? contentType)
     {
         Data = data;
         ContentType = contentType;
         StartOffset = startOffset;
-        Offset = offset;
+        NextOffset = nextOffset;
         Cursor = cursor;
         UpToDate = upToDate;
         StreamClosed = streamClosed;
@@ -43,7 +43,7 @@ public sealed class StreamChunk
     /// part of a large response other than the last (see remarks) it is <see cref="StartOffset"/>,
     /// since offsets exist only at response boundaries (PROTOCOL.md §8); use <see cref="Checkpoint"/> to resume.
     /// </summary>
-    public Offset Offset { get; }
+    public Offset NextOffset { get; }
 
     /// <summary>The last non-empty <c>Stream-Cursor</c> the server sent, or <see langword="null"/>.</summary>
     public string? Cursor { get; }
@@ -72,5 +72,5 @@ public sealed class StreamChunk
     /// <summary>A checkpoint that resumes right after this chunk.</summary>
     public ReadCheckpoint Checkpoint => Partial
         ? new(StartOffset, ResponsePosition + SkippedItems + Data.Length, Cursor)
-        : new(Offset, 0, Cursor);
+        : new(NextOffset, 0, Cursor);
 }

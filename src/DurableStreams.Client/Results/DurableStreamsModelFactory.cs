@@ -16,13 +16,13 @@ public static class DurableStreamsModelFactory
     /// <param name="created">Whether the call created the stream (201) or found it (200).</param>
     /// <param name="nextOffset">The tail offset after any initial data.</param>
     /// <param name="contentType">The stream's content type.</param>
-    /// <param name="closed">Whether the stream is closed.</param>
+    /// <param name="streamClosed">Whether the stream is closed.</param>
     /// <returns>The result.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is <see langword="null"/>.</exception>
-    public static CreateStreamResult CreateStreamResult(DurableStream stream, bool created = true, Offset nextOffset = default, string? contentType = null, bool closed = false)
+    public static CreateStreamResult CreateStreamResult(DurableStream stream, bool created = true, Offset nextOffset = default, string? contentType = null, bool streamClosed = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return new(stream, created, nextOffset, contentType, closed);
+        return new(stream, created, nextOffset, contentType, streamClosed);
     }
 
     /// <summary>Makes an <see cref="AppendResult"/>.</summary>
@@ -41,24 +41,24 @@ public static class DurableStreamsModelFactory
     /// <param name="nextOffset">The tail offset.</param>
     /// <param name="ttl">The stream's time-to-live, if it has one.</param>
     /// <param name="expiresAt">The stream's absolute expiry, if it has one.</param>
-    /// <param name="closed">Whether the stream is closed.</param>
+    /// <param name="streamClosed">Whether the stream is closed.</param>
     /// <param name="etag">The response's entity tag.</param>
     /// <returns>The result.</returns>
-    public static StreamMetadata StreamMetadata(string? contentType = null, Offset nextOffset = default, TimeSpan? ttl = null, DateTimeOffset? expiresAt = null, bool closed = false, string? etag = null) =>
-        new(contentType, nextOffset, ttl, expiresAt, closed, etag);
+    public static StreamMetadata StreamMetadata(string? contentType = null, Offset nextOffset = default, TimeSpan? ttl = null, DateTimeOffset? expiresAt = null, bool streamClosed = false, string? etag = null) =>
+        new(contentType, nextOffset, ttl, expiresAt, streamClosed, etag);
 
-    /// <summary>Makes a whole-response <see cref="StreamChunk"/> (its checkpoint resumes at <paramref name="offset"/>).</summary>
+    /// <summary>Makes a whole-response <see cref="StreamChunk"/> (its checkpoint resumes at <paramref name="nextOffset"/>).</summary>
     /// <param name="data">The chunk's bytes; for a JSON stream, one JSON array of its messages.</param>
     /// <param name="startOffset">The offset the chunk's data starts at.</param>
-    /// <param name="offset">The offset after the chunk.</param>
+    /// <param name="nextOffset">The offset after the chunk.</param>
     /// <param name="upToDate">Whether the reader has caught up.</param>
     /// <param name="streamClosed">Whether the stream is closed and this chunk reaches its end.</param>
     /// <param name="cursor">The last <c>Stream-Cursor</c>, if any.</param>
     /// <param name="status">The HTTP status the chunk came with (200, or 204 for an empty long-poll).</param>
     /// <param name="contentType">The stream's content type.</param>
     /// <returns>The chunk.</returns>
-    public static StreamChunk StreamChunk(ReadOnlyMemory<byte> data, Offset startOffset, Offset offset, bool upToDate = false, bool streamClosed = false, string? cursor = null, int status = 200, string? contentType = null) =>
-        new(data, startOffset, offset, cursor, upToDate, streamClosed, status, contentType);
+    public static StreamChunk StreamChunk(ReadOnlyMemory<byte> data, Offset startOffset, Offset nextOffset, bool upToDate = false, bool streamClosed = false, string? cursor = null, int status = 200, string? contentType = null) =>
+        new(data, startOffset, nextOffset, cursor, upToDate, streamClosed, status, contentType);
 
     /// <summary>Makes a <see cref="StreamItem{T}"/>.</summary>
     /// <typeparam name="T">The item type.</typeparam>

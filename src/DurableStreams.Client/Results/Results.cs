@@ -3,13 +3,13 @@ namespace DurableStreams;
 /// <summary>The outcome of creating (or forking) a stream.</summary>
 public sealed class CreateStreamResult
 {
-    internal CreateStreamResult(DurableStream stream, bool created, Offset nextOffset, string? contentType, bool closed)
+    internal CreateStreamResult(DurableStream stream, bool created, Offset nextOffset, string? contentType, bool streamClosed)
     {
         Stream = stream;
         Created = created;
         NextOffset = nextOffset;
         ContentType = contentType;
-        Closed = closed;
+        StreamClosed = streamClosed;
     }
 
     /// <summary>A handle on the stream.</summary>
@@ -28,7 +28,7 @@ public sealed class CreateStreamResult
     public string? ContentType { get; }
 
     /// <summary>Whether the stream is closed.</summary>
-    public bool Closed { get; }
+    public bool StreamClosed { get; }
 }
 
 /// <summary>The outcome of an append.</summary>
@@ -62,13 +62,13 @@ public sealed class CloseResult
 /// <summary>A stream's metadata, from <c>HEAD</c> (PROTOCOL.md §5.5).</summary>
 public sealed class StreamMetadata
 {
-    internal StreamMetadata(string? contentType, Offset nextOffset, TimeSpan? ttl, DateTimeOffset? expiresAt, bool closed, string? etag)
+    internal StreamMetadata(string? contentType, Offset nextOffset, TimeSpan? ttl, DateTimeOffset? expiresAt, bool streamClosed, string? etag)
     {
         ContentType = contentType;
         NextOffset = nextOffset;
         Ttl = ttl;
         ExpiresAt = expiresAt;
-        Closed = closed;
+        StreamClosed = streamClosed;
         ETag = etag;
     }
 
@@ -85,7 +85,7 @@ public sealed class StreamMetadata
     public DateTimeOffset? ExpiresAt { get; }
 
     /// <summary>Whether the stream is closed (no more appends).</summary>
-    public bool Closed { get; }
+    public bool StreamClosed { get; }
 
     /// <summary>The entity tag the server sent, if any.</summary>
     public string? ETag { get; }

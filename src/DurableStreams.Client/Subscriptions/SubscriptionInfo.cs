@@ -167,7 +167,7 @@ public readonly struct SubscriptionAck : IEquatable<SubscriptionAck>
 {
     /// <summary>Creates an ack.</summary>
     /// <param name="stream">The stream path, relative to the stream root.</param>
-    /// <param name="offset">The offset processing reached (a <see cref="StreamChunk.Offset"/>); must not be a sentinel.</param>
+    /// <param name="offset">The offset processing reached (a <see cref="StreamChunk.NextOffset"/>); must not be a sentinel.</param>
     /// <exception cref="ArgumentException"><paramref name="stream"/> is empty, or <paramref name="offset"/> is <see cref="Offset.Beginning"/> or <see cref="Offset.Now"/>.</exception>
     public SubscriptionAck(string stream, Offset offset)
     {

@@ -229,7 +229,7 @@ public class SubscriptionWorker
                     {
                         if (!chunk.Data.IsEmpty)
                         {
-                            var batch = new SubscriptionBatch(SubscriptionId, lease.Generation, pending.Path, chunk.Data, chunk.ContentType, chunk.StartOffset, chunk.Offset);
+                            var batch = new SubscriptionBatch(SubscriptionId, lease.Generation, pending.Path, chunk.Data, chunk.ContentType, chunk.StartOffset, chunk.NextOffset);
                             await handler.HandleAsync(batch, work.Token).ConfigureAwait(false);
                         }
 
@@ -238,9 +238,9 @@ public class SubscriptionWorker
                             continue; // Offsets exist only at response boundaries (PROTOCOL.md §8).
                         }
 
-                        if (chunk.Offset.CompareTo(pending.AckedOffset) > 0)
+                        if (chunk.NextOffset.CompareTo(pending.AckedOffset) > 0)
                         {
-                            handled[pending.Path] = chunk.Offset;
+                            handled[pending.Path] = chunk.NextOffset;
                         }
 
                         if (handled.Count > 0 && time.GetElapsedTime(lastAck) >= _options.AckInterval)
@@ -250,7 +250,7 @@ public class SubscriptionWorker
                             lastAck = time.GetTimestamp();
                         }
 
-                        if (chunk.Offset.CompareTo(pending.TailOffset) >= 0 || chunk.UpToDate || chunk.StreamClosed)
+                        if (chunk.NextOffset.CompareTo(pending.TailOffset) >= 0 || chunk.UpToDate || chunk.StreamClosed)
                         {
                             break;
                         }

@@ -1,10 +1,11 @@
 using System.Diagnostics.CodeAnalysis;
+using DurableStreams;
 using DurableStreams.Subscriptions.Internal;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
-namespace DurableStreams;
+// Like AddDurableStreams (and AddHttpClient), in the DI namespace so that it is found without a using.
+namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers pull-wake subscription workers as hosted services of the Generic Host.</summary>
 public static class SubscriptionWorkerServiceCollectionExtensions

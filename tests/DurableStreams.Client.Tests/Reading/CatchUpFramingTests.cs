@@ -76,7 +76,7 @@ public sealed class CatchUpFramingTests : IDisposable
         Assert.Equal(body, chunks.SelectMany(c => c.Data.ToArray()));
         Assert.Equal([false, false, true], chunks.Select(c => c.StreamClosed));
         Assert.Equal([false, false, true], chunks.Select(c => c.UpToDate));
-        Assert.Equal(["-1", "-1", "0000_0009"], chunks.Select(c => c.Offset.Value));
+        Assert.Equal(["-1", "-1", "0000_0009"], chunks.Select(c => c.NextOffset.Value));
         Assert.Equal(["-1,1048575", "-1,2097151", "0000_0009"], chunks.Select(c => c.Checkpoint.ToString()));
         var text = new StringBuilder();
         await foreach (StreamItem<string> item in client.GetStream(TestClients.StreamUrl).ReadTextAsync(cancellationToken: Ct))

@@ -25,7 +25,7 @@ public sealed class ReadRequestTests : IDisposable
         Assert.All(handler.Requests, r => Assert.Equal(HttpMethod.Get, r.Method));
         Assert.Equal(["ab", "cd"], chunks.Select(c => c.Utf8()));
         Assert.Equal([new Offset("-1"), new Offset("0000_0002")], chunks.Select(c => c.StartOffset));
-        Assert.Equal([new Offset("0000_0002"), new Offset("0000_0004")], chunks.Select(c => c.Offset));
+        Assert.Equal([new Offset("0000_0002"), new Offset("0000_0004")], chunks.Select(c => c.NextOffset));
         Assert.Equal([false, true], chunks.Select(c => c.UpToDate));
         Assert.Equal("7", chunks[1].Cursor);
         Assert.All(chunks, c => Assert.Equal(200, c.Status));

@@ -61,7 +61,7 @@ public sealed class SseFramingTests : IDisposable
 
         Assert.Equal(["hello two leading spacesline1\nline2a\u2028b\u0085c\u2029d", "", "x"], chunks.Select(c => c.Utf8()));
         Assert.Equal(["0000_0000", "0000_0010", "0000_0010"], chunks.Select(c => c.StartOffset.Value));
-        Assert.Equal(["0000_0010", "0000_0010", "0000_0011"], chunks.Select(c => c.Offset.Value));
+        Assert.Equal(["0000_0010", "0000_0010", "0000_0011"], chunks.Select(c => c.NextOffset.Value));
         Assert.Equal(["2", "3", "3"], chunks.Select(c => c.Cursor));
         Assert.Equal([true, true, true], chunks.Select(c => c.UpToDate));
         Assert.Equal([false, false, true], chunks.Select(c => c.StreamClosed));
