@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Time.Testing;
+using DurableStreams.Testing;
 
 namespace DurableStreams.Tests;
 
@@ -307,7 +307,7 @@ public sealed class RetryTests : IDisposable
     [Fact]
     public async Task Retry_RetryAfterSeconds_IsTheMinimumWait()
     {
-        var time = new SignalingTimeProvider();
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler()
             .ThenRespond(HttpStatusCode.TooManyRequests, r => r.Headers.TryAddWithoutValidation("Retry-After", "5"))
             .Then(_ => RecordingHandler.Ok());
@@ -315,7 +315,7 @@ public sealed class RetryTests : IDisposable
 
         Task<AppendResult> append = client.GetStream(TestClients.StreamUrl, "text/plain").AppendAsync("x", cancellationToken: Ct);
         await handler.WaitForRequestsAsync(1, Ct);
-        await WaitForPendingTimerAsync(time);
+        await time.WhenTimerPendingAsync(Ct);
         time.Advance(TimeSpan.FromMilliseconds(4_990));
         await Task.Yield();
         Assert.Single(handler.Requests);
@@ -328,7 +328,7 @@ public sealed class RetryTests : IDisposable
     [Fact]
     public async Task Retry_RetryAfterHttpDate_IsTheMinimumWait()
     {
-        var time = new SignalingTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler()
             .ThenRespond(HttpStatusCode.ServiceUnavailable, r => r.Headers.TryAddWithoutValidation("Retry-After", "Thu, 01 Jan 2026 00:00:03 GMT"))
             .Then(_ => RecordingHandler.Ok(HttpStatusCode.OK));
@@ -336,7 +336,7 @@ public sealed class RetryTests : IDisposable
 
         Task<StreamMetadata> head = client.GetStream(TestClients.StreamUrl).HeadAsync(Ct);
         await handler.WaitForRequestsAsync(1, Ct);
-        await WaitForPendingTimerAsync(time);
+        await time.WhenTimerPendingAsync(Ct);
         time.Advance(TimeSpan.FromMilliseconds(2_990));
         await Task.Yield();
         Assert.Single(handler.Requests);
@@ -349,7 +349,7 @@ public sealed class RetryTests : IDisposable
     [Fact]
     public async Task Retry_Backoff_GrowsByTheMultiplierUpToMaxDelay()
     {
-        var time = new SignalingTimeProvider();
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler().ThenRespond(HttpStatusCode.ServiceUnavailable);
         using DurableStreamClient client = TestClients.Create(handler, o =>
         {
@@ -362,7 +362,7 @@ public sealed class RetryTests : IDisposable
         foreach ((int afterRequests, int waitMs) in new[] { (1, 1000), (2, 2000), (3, 3000) })
         {
             await handler.WaitForRequestsAsync(afterRequests, Ct);
-            await WaitForPendingTimerAsync(time);
+            await time.WhenTimerPendingAsync(Ct);
             time.Advance(TimeSpan.FromMilliseconds(waitMs - 1));
             await Task.Yield();
             Assert.Equal(afterRequests, handler.Requests.Count);
@@ -414,8 +414,6 @@ public sealed class RetryTests : IDisposable
         Assert.Equal(1, blocking.Calls);
     }
 
-    private static Task WaitForPendingTimerAsync(SignalingTimeProvider time) => time.WaitForTimerAsync();
-
     /// <summary>A handler whose requests never complete until cancelled.</summary>
     private sealed class BlockingHandler : HttpMessageHandler
     {
@@ -429,32 +427,6 @@ public sealed class RetryTests : IDisposable
             await Task.Delay(Timeout.Infinite, cancellationToken);
             throw new InvalidOperationException("unreachable");
         }
-    }
-
-    /// <summary>A fake clock that signals each time a timer (Polly's retry delay) is created.</summary>
-    private sealed class SignalingTimeProvider : FakeTimeProvider
-    {
-        private readonly SemaphoreSlim _timers = new(0);
-
-        public SignalingTimeProvider()
-        {
-        }
-
-        public SignalingTimeProvider(DateTimeOffset start)
-            : base(start)
-        {
-        }
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            ITimer timer = base.CreateTimer(callback, state, dueTime, period);
-            _timers.Release();
-            return timer;
-        }
-
-        public Task WaitForTimerAsync() => _timers.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(
-            t => t.Result ? Task.CompletedTask : throw new TimeoutException("No retry delay was scheduled on the fake clock."),
-            TaskScheduler.Default).Unwrap();
     }
 
     private sealed class ForwardOnlyStream(byte[] data) : MemoryStream(data)

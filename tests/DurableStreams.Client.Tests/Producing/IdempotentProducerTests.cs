@@ -626,12 +626,18 @@ public sealed class IdempotentProducerTests
         (Task flush, PendingRequest[] inFlight) = await h.ConfirmEpochThenPipelineAsync("1", "2");
         (PendingRequest seq1, PendingRequest seq2) = (inFlight[0], inFlight[1]);
 
+        h.Producer.Append("3");
+
+        // Both slots are taken: seq 3 is sent only once the producer has recorded seq 2's acknowledgement.
         seq2.Accept(3);
-        await WaitUntilAsync(() => h.Producer.LastAcknowledgedOffset == new Offset(PendingRequest.Offset(3)), h.Ct);
+        PendingRequest seq3 = await h.NextWithoutTimeAsync();
+        Assert.Equal(new Offset(PendingRequest.Offset(3)), h.Producer.LastAcknowledgedOffset);
         seq1.Accept(2);
         await flush;
 
         Assert.Equal(new Offset(PendingRequest.Offset(3)), h.Producer.LastAcknowledgedOffset);
+        seq3.Accept(4);
+        await h.Producer.FlushAsync(h.Ct);
     }
 
     [Fact]
@@ -749,14 +755,6 @@ public sealed class IdempotentProducerTests
         var badRetry = new ProducerOptions { Retry = new RetryOptions { InitialDelay = TimeSpan.FromSeconds(20) } };
         Assert.Equal("MaxDelay", Assert.Throws<ArgumentOutOfRangeException>(() => stream.CreateProducer("p", badRetry)).ParamName);
         Assert.Equal(0, handler.Count);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
-    {
-        while (!condition())
-        {
-            await Task.Delay(1, cancellationToken);
-        }
     }
 }
 
