@@ -314,13 +314,8 @@ public sealed class RetryTests : IDisposable
         using DurableStreamClient client = TestClients.Create(handler, o => o.TimeProvider = time);
 
         Task<AppendResult> append = client.GetStream(TestClients.StreamUrl, "text/plain").AppendAsync("x", cancellationToken: Ct);
-        await handler.WaitForRequestsAsync(1, Ct);
-        await time.WhenTimerPendingAsync(Ct);
-        time.Advance(TimeSpan.FromMilliseconds(4_990));
-        await Task.Yield();
-        Assert.Single(handler.Requests);
+        await PassRetryDelayAsync(time, handler, requestsSoFar: 1, TimeSpan.FromSeconds(5));
 
-        time.Advance(TimeSpan.FromMilliseconds(10));
         await append.WaitAsync(Ct);
         Assert.Equal(2, handler.Requests.Count);
     }
@@ -335,13 +330,8 @@ public sealed class RetryTests : IDisposable
         using DurableStreamClient client = TestClients.Create(handler, o => o.TimeProvider = time);
 
         Task<StreamMetadata> head = client.GetStream(TestClients.StreamUrl).HeadAsync(Ct);
-        await handler.WaitForRequestsAsync(1, Ct);
-        await time.WhenTimerPendingAsync(Ct);
-        time.Advance(TimeSpan.FromMilliseconds(2_990));
-        await Task.Yield();
-        Assert.Single(handler.Requests);
+        await PassRetryDelayAsync(time, handler, requestsSoFar: 1, TimeSpan.FromSeconds(3));
 
-        time.Advance(TimeSpan.FromMilliseconds(10));
         await head.WaitAsync(Ct);
         Assert.Equal(2, handler.Requests.Count);
     }
@@ -361,12 +351,7 @@ public sealed class RetryTests : IDisposable
         // Expected waits: 1 s, 2 s, then 4 s capped to 3 s.
         foreach ((int afterRequests, int waitMs) in new[] { (1, 1000), (2, 2000), (3, 3000) })
         {
-            await handler.WaitForRequestsAsync(afterRequests, Ct);
-            await time.WhenTimerPendingAsync(Ct);
-            time.Advance(TimeSpan.FromMilliseconds(waitMs - 1));
-            await Task.Yield();
-            Assert.Equal(afterRequests, handler.Requests.Count);
-            time.Advance(TimeSpan.FromMilliseconds(1));
+            await PassRetryDelayAsync(time, handler, afterRequests, TimeSpan.FromMilliseconds(waitMs));
         }
 
         await Assert.ThrowsAsync<DurableStreamException>(() => head.WaitAsync(Ct));
@@ -412,6 +397,20 @@ public sealed class RetryTests : IDisposable
         await Assert.ThrowsAsync<AppendOutcomeUnknownException>(() => client.GetStream(TestClients.StreamUrl, "text/plain").AppendAsync("x", cancellationToken: Ct));
 
         Assert.Equal(1, blocking.Calls);
+    }
+
+    /// <summary>
+    /// Once request <paramref name="requestsSoFar"/> was answered and its retry delay scheduled, moves
+    /// the clock to just short of <paramref name="wait"/> (no retry yet), then to the end of it.
+    /// </summary>
+    private async Task PassRetryDelayAsync(SignallingTimeProvider time, RecordingHandler handler, int requestsSoFar, TimeSpan wait)
+    {
+        await handler.WaitForRequestsAsync(requestsSoFar, Ct);
+        await time.WhenTimerPendingAsync(Ct);
+        time.Advance(wait - TimeSpan.FromMilliseconds(10));
+        await Task.Yield();
+        Assert.Equal(requestsSoFar, handler.Requests.Count);
+        time.Advance(TimeSpan.FromMilliseconds(10));
     }
 
     /// <summary>A handler whose requests never complete until cancelled.</summary>

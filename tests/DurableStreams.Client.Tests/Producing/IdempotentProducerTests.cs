@@ -302,12 +302,7 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_StreamClosedConflict_ThrowsStreamClosedWithFinalOffset()
     {
         await using var h = new ProducerHarness();
-        h.Producer.Append("1");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-
-        (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.Conflict, ("Stream-Closed", "true"), ("Stream-Next-Offset", PendingRequest.Offset(9)));
-
-        var ex = await Assert.ThrowsAsync<StreamClosedException>(() => flush);
+        var ex = await FlushOneAnsweredAsync<StreamClosedException>(h, HttpStatusCode.Conflict, ("Stream-Closed", "true"), ("Stream-Next-Offset", PendingRequest.Offset(9)));
         Assert.Equal(new Offset(PendingRequest.Offset(9)), ex.FinalOffset);
     }
 
@@ -553,12 +548,7 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_RealSequenceGap_ThrowsSequenceGapWithExpectedAndReceived()
     {
         await using var h = new ProducerHarness();
-        h.Producer.Append("1");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-
-        (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.Conflict, ("Producer-Expected-Seq", "4"), ("Producer-Received-Seq", "0"));
-
-        var ex = await Assert.ThrowsAsync<SequenceGapException>(() => flush);
+        var ex = await FlushOneAnsweredAsync<SequenceGapException>(h, HttpStatusCode.Conflict, ("Producer-Expected-Seq", "4"), ("Producer-Received-Seq", "0"));
         Assert.Equal(4, ex.ExpectedSequence);
         Assert.Equal(0, ex.ReceivedSequence);
         Assert.Equal(ConflictReason.SequenceConflict, ex.Reason);
@@ -644,14 +634,11 @@ public sealed class IdempotentProducerTests
     public async Task RestartAsync_AfterStaleEpoch_StartsNextEpochAtSeqZero()
     {
         await using var h = new ProducerHarness();
-        h.Producer.Append("1");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.Forbidden, ("Producer-Epoch", "4"));
-        await Assert.ThrowsAsync<StaleEpochException>(() => flush);
+        await FlushOneAnsweredAsync<StaleEpochException>(h, HttpStatusCode.Forbidden, ("Producer-Epoch", "4"));
 
         Assert.Equal(5, await h.Producer.RestartAsync(h.Ct));
         h.Producer.Append("2");
-        flush = h.Producer.FlushAsync(h.Ct);
+        Task flush = h.Producer.FlushAsync(h.Ct);
         PendingRequest request = await h.NextWithoutTimeAsync();
         Assert.Equal((5L, 0L, "[2]"), (request.Epoch, request.Seq, request.BodyText));
         request.Accept(1);
@@ -755,6 +742,16 @@ public sealed class IdempotentProducerTests
         var badRetry = new ProducerOptions { Retry = new RetryOptions { InitialDelay = TimeSpan.FromSeconds(20) } };
         Assert.Equal("MaxDelay", Assert.Throws<ArgumentOutOfRangeException>(() => stream.CreateProducer("p", badRetry)).ParamName);
         Assert.Equal(0, handler.Count);
+    }
+
+    /// <summary>Appends one message, answers its request as given, and returns the exception the flush then throws.</summary>
+    private static async Task<TException> FlushOneAnsweredAsync<TException>(ProducerHarness h, HttpStatusCode status, params (string Name, string Value)[] headers)
+        where TException : Exception
+    {
+        h.Producer.Append("1");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+        (await h.NextWithoutTimeAsync()).Respond(status, headers);
+        return await Assert.ThrowsAsync<TException>(() => flush);
     }
 }
 
