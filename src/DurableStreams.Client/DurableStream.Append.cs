@@ -97,8 +97,7 @@ public partial class DurableStream
 
         string contentType = await EnsureContentTypeAsync(cancellationToken).ConfigureAwait(false);
         bool wrap = MediaTypes.IsJson(contentType);
-        var request = NewAppendRequest("append", contentType, options);
-        request.RetryMode = content.CanSeek ? RetryMode.UnsafeBody : RetryMode.None;
+        var request = NewAppendRequest("append", content.CanSeek ? RequestKind.PlainAppend : RequestKind.OneShotAppend, contentType, options);
         request.Content = () =>
         {
             if (start >= 0)
@@ -174,7 +173,7 @@ public partial class DurableStream
     /// <exception cref="DurableStreamException">Any other failure.</exception>
     public virtual async Task<CloseResult> CloseAsync(CancellationToken cancellationToken = default)
     {
-        var request = new StreamRequest(HttpMethod.Post, Url, "close") { RetryMode = RetryMode.Safe };
+        var request = new StreamRequest(HttpMethod.Post, Url, "close", RequestKind.Control);
         request.AddHeader(ProtocolHeaders.Closed, ProtocolHeaders.True);
         AppendResult result = await SendAppendAsync(request, cancellationToken).ConfigureAwait(false);
         return new CloseResult(result.NextOffset);
@@ -331,8 +330,7 @@ public partial class DurableStream
         // PROTOCOL.md §9.1.2: the server flattens one array level, so one call is wrapped in [ ]
         // to store exactly one message. A serialized value on a non-JSON stream is sent as it is.
         bool wrap = MediaTypes.IsJson(contentType);
-        StreamRequest request = NewAppendRequest(close ? "append-and-close" : "append", contentType, options);
-        request.RetryMode = RetryMode.UnsafeBody;
+        StreamRequest request = NewAppendRequest(close ? "append-and-close" : "append", RequestKind.PlainAppend, contentType, options);
         request.Content = () => new BytesContent(data, wrap);
         request.BodyLength = data.Length + (wrap ? 2 : 0);
         if (close)
@@ -343,9 +341,9 @@ public partial class DurableStream
         return await SendAppendAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    private StreamRequest NewAppendRequest(string operation, string contentType, AppendOptions? options)
+    private StreamRequest NewAppendRequest(string operation, RequestKind kind, string contentType, AppendOptions? options)
     {
-        var request = new StreamRequest(HttpMethod.Post, Url, operation) { ContentType = contentType };
+        var request = new StreamRequest(HttpMethod.Post, Url, operation, kind) { ContentType = contentType };
         if (options is not null)
         {
             if (options.Sequence is { } seq)

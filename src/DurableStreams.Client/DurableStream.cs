@@ -186,10 +186,9 @@ public partial class DurableStream
 
         bool isFork = forkSource is not null;
         string? requestedType = options.ContentType ?? (isFork ? null : MediaTypes.OctetStream);
-        var request = new StreamRequest(HttpMethod.Put, Url, isFork ? "fork" : "create")
+        var request = new StreamRequest(HttpMethod.Put, Url, isFork ? "fork" : "create", RequestKind.Control)
         {
             ContentType = requestedType,
-            RetryMode = RetryMode.Safe,
         };
 
         if (options.Ttl is { } seconds)
@@ -267,7 +266,7 @@ public partial class DurableStream
 
     private async Task<StreamMetadata?> HeadCoreAsync(bool missingIsNull, CancellationToken cancellationToken)
     {
-        var request = new StreamRequest(HttpMethod.Head, Url, missingIsNull ? "exists" : "head");
+        var request = new StreamRequest(HttpMethod.Head, Url, missingIsNull ? "exists" : "head", RequestKind.Control);
         using HttpResponseMessage response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (missingIsNull && response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
         {
@@ -310,7 +309,7 @@ public partial class DurableStream
     /// <exception cref="DurableStreamException">The server refused or could not be reached.</exception>
     public virtual async Task DeleteAsync(CancellationToken cancellationToken = default)
     {
-        var request = new StreamRequest(HttpMethod.Delete, Url, "delete");
+        var request = new StreamRequest(HttpMethod.Delete, Url, "delete", RequestKind.Control);
         using HttpResponseMessage response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK)
         {

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Time.Testing;
+using DurableStreams.Testing;
 
 namespace DurableStreams.Tests;
 
@@ -307,20 +307,15 @@ public sealed class RetryTests : IDisposable
     [Fact]
     public async Task Retry_RetryAfterSeconds_IsTheMinimumWait()
     {
-        var time = new SignalingTimeProvider();
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler()
             .ThenRespond(HttpStatusCode.TooManyRequests, r => r.Headers.TryAddWithoutValidation("Retry-After", "5"))
             .Then(_ => RecordingHandler.Ok());
         using DurableStreamClient client = TestClients.Create(handler, o => o.TimeProvider = time);
 
         Task<AppendResult> append = client.GetStream(TestClients.StreamUrl, "text/plain").AppendAsync("x", cancellationToken: Ct);
-        await handler.WaitForRequestsAsync(1, Ct);
-        await WaitForPendingTimerAsync(time);
-        time.Advance(TimeSpan.FromMilliseconds(4_990));
-        await Task.Yield();
-        Assert.Single(handler.Requests);
+        await PassRetryDelayAsync(time, handler, requestsSoFar: 1, TimeSpan.FromSeconds(5));
 
-        time.Advance(TimeSpan.FromMilliseconds(10));
         await append.WaitAsync(Ct);
         Assert.Equal(2, handler.Requests.Count);
     }
@@ -328,20 +323,15 @@ public sealed class RetryTests : IDisposable
     [Fact]
     public async Task Retry_RetryAfterHttpDate_IsTheMinimumWait()
     {
-        var time = new SignalingTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler()
             .ThenRespond(HttpStatusCode.ServiceUnavailable, r => r.Headers.TryAddWithoutValidation("Retry-After", "Thu, 01 Jan 2026 00:00:03 GMT"))
             .Then(_ => RecordingHandler.Ok(HttpStatusCode.OK));
         using DurableStreamClient client = TestClients.Create(handler, o => o.TimeProvider = time);
 
         Task<StreamMetadata> head = client.GetStream(TestClients.StreamUrl).HeadAsync(Ct);
-        await handler.WaitForRequestsAsync(1, Ct);
-        await WaitForPendingTimerAsync(time);
-        time.Advance(TimeSpan.FromMilliseconds(2_990));
-        await Task.Yield();
-        Assert.Single(handler.Requests);
+        await PassRetryDelayAsync(time, handler, requestsSoFar: 1, TimeSpan.FromSeconds(3));
 
-        time.Advance(TimeSpan.FromMilliseconds(10));
         await head.WaitAsync(Ct);
         Assert.Equal(2, handler.Requests.Count);
     }
@@ -349,7 +339,7 @@ public sealed class RetryTests : IDisposable
     [Fact]
     public async Task Retry_Backoff_GrowsByTheMultiplierUpToMaxDelay()
     {
-        var time = new SignalingTimeProvider();
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler().ThenRespond(HttpStatusCode.ServiceUnavailable);
         using DurableStreamClient client = TestClients.Create(handler, o =>
         {
@@ -361,12 +351,7 @@ public sealed class RetryTests : IDisposable
         // Expected waits: 1 s, 2 s, then 4 s capped to 3 s.
         foreach ((int afterRequests, int waitMs) in new[] { (1, 1000), (2, 2000), (3, 3000) })
         {
-            await handler.WaitForRequestsAsync(afterRequests, Ct);
-            await WaitForPendingTimerAsync(time);
-            time.Advance(TimeSpan.FromMilliseconds(waitMs - 1));
-            await Task.Yield();
-            Assert.Equal(afterRequests, handler.Requests.Count);
-            time.Advance(TimeSpan.FromMilliseconds(1));
+            await PassRetryDelayAsync(time, handler, afterRequests, TimeSpan.FromMilliseconds(waitMs));
         }
 
         await Assert.ThrowsAsync<DurableStreamException>(() => head.WaitAsync(Ct));
@@ -414,7 +399,19 @@ public sealed class RetryTests : IDisposable
         Assert.Equal(1, blocking.Calls);
     }
 
-    private static Task WaitForPendingTimerAsync(SignalingTimeProvider time) => time.WaitForTimerAsync();
+    /// <summary>
+    /// Once request <paramref name="requestsSoFar"/> was answered and its retry delay scheduled, moves
+    /// the clock to just short of <paramref name="wait"/> (no retry yet), then to the end of it.
+    /// </summary>
+    private async Task PassRetryDelayAsync(SignallingTimeProvider time, RecordingHandler handler, int requestsSoFar, TimeSpan wait)
+    {
+        await handler.WaitForRequestsAsync(requestsSoFar, Ct);
+        await time.WhenTimerPendingAsync(Ct);
+        time.Advance(wait - TimeSpan.FromMilliseconds(10));
+        await Task.Yield();
+        Assert.Equal(requestsSoFar, handler.Requests.Count);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+    }
 
     /// <summary>A handler whose requests never complete until cancelled.</summary>
     private sealed class BlockingHandler : HttpMessageHandler
@@ -429,32 +426,6 @@ public sealed class RetryTests : IDisposable
             await Task.Delay(Timeout.Infinite, cancellationToken);
             throw new InvalidOperationException("unreachable");
         }
-    }
-
-    /// <summary>A fake clock that signals each time a timer (Polly's retry delay) is created.</summary>
-    private sealed class SignalingTimeProvider : FakeTimeProvider
-    {
-        private readonly SemaphoreSlim _timers = new(0);
-
-        public SignalingTimeProvider()
-        {
-        }
-
-        public SignalingTimeProvider(DateTimeOffset start)
-            : base(start)
-        {
-        }
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            ITimer timer = base.CreateTimer(callback, state, dueTime, period);
-            _timers.Release();
-            return timer;
-        }
-
-        public Task WaitForTimerAsync() => _timers.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(
-            t => t.Result ? Task.CompletedTask : throw new TimeoutException("No retry delay was scheduled on the fake clock."),
-            TaskScheduler.Default).Unwrap();
     }
 
     private sealed class ForwardOnlyStream(byte[] data) : MemoryStream(data)

@@ -302,12 +302,7 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_StreamClosedConflict_ThrowsStreamClosedWithFinalOffset()
     {
         await using var h = new ProducerHarness();
-        h.Producer.Append("1");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-
-        (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.Conflict, ("Stream-Closed", "true"), ("Stream-Next-Offset", PendingRequest.Offset(9)));
-
-        var ex = await Assert.ThrowsAsync<StreamClosedException>(() => flush);
+        var ex = await FlushOneAnsweredAsync<StreamClosedException>(h, HttpStatusCode.Conflict, ("Stream-Closed", "true"), ("Stream-Next-Offset", PendingRequest.Offset(9)));
         Assert.Equal(new Offset(PendingRequest.Offset(9)), ex.FinalOffset);
     }
 
@@ -553,12 +548,7 @@ public sealed class IdempotentProducerTests
     public async Task FlushAsync_RealSequenceGap_ThrowsSequenceGapWithExpectedAndReceived()
     {
         await using var h = new ProducerHarness();
-        h.Producer.Append("1");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-
-        (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.Conflict, ("Producer-Expected-Seq", "4"), ("Producer-Received-Seq", "0"));
-
-        var ex = await Assert.ThrowsAsync<SequenceGapException>(() => flush);
+        var ex = await FlushOneAnsweredAsync<SequenceGapException>(h, HttpStatusCode.Conflict, ("Producer-Expected-Seq", "4"), ("Producer-Received-Seq", "0"));
         Assert.Equal(4, ex.ExpectedSequence);
         Assert.Equal(0, ex.ReceivedSequence);
         Assert.Equal(ConflictReason.SequenceConflict, ex.Reason);
@@ -626,26 +616,29 @@ public sealed class IdempotentProducerTests
         (Task flush, PendingRequest[] inFlight) = await h.ConfirmEpochThenPipelineAsync("1", "2");
         (PendingRequest seq1, PendingRequest seq2) = (inFlight[0], inFlight[1]);
 
+        h.Producer.Append("3");
+
+        // Both slots are taken: seq 3 is sent only once the producer has recorded seq 2's acknowledgement.
         seq2.Accept(3);
-        await WaitUntilAsync(() => h.Producer.LastAcknowledgedOffset == new Offset(PendingRequest.Offset(3)), h.Ct);
+        PendingRequest seq3 = await h.NextWithoutTimeAsync();
+        Assert.Equal(new Offset(PendingRequest.Offset(3)), h.Producer.LastAcknowledgedOffset);
         seq1.Accept(2);
         await flush;
 
         Assert.Equal(new Offset(PendingRequest.Offset(3)), h.Producer.LastAcknowledgedOffset);
+        seq3.Accept(4);
+        await h.Producer.FlushAsync(h.Ct);
     }
 
     [Fact]
     public async Task RestartAsync_AfterStaleEpoch_StartsNextEpochAtSeqZero()
     {
         await using var h = new ProducerHarness();
-        h.Producer.Append("1");
-        Task flush = h.Producer.FlushAsync(h.Ct);
-        (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.Forbidden, ("Producer-Epoch", "4"));
-        await Assert.ThrowsAsync<StaleEpochException>(() => flush);
+        await FlushOneAnsweredAsync<StaleEpochException>(h, HttpStatusCode.Forbidden, ("Producer-Epoch", "4"));
 
         Assert.Equal(5, await h.Producer.RestartAsync(h.Ct));
         h.Producer.Append("2");
-        flush = h.Producer.FlushAsync(h.Ct);
+        Task flush = h.Producer.FlushAsync(h.Ct);
         PendingRequest request = await h.NextWithoutTimeAsync();
         Assert.Equal((5L, 0L, "[2]"), (request.Epoch, request.Seq, request.BodyText));
         request.Accept(1);
@@ -751,12 +744,14 @@ public sealed class IdempotentProducerTests
         Assert.Equal(0, handler.Count);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
+    /// <summary>Appends one message, answers its request as given, and returns the exception the flush then throws.</summary>
+    private static async Task<TException> FlushOneAnsweredAsync<TException>(ProducerHarness h, HttpStatusCode status, params (string Name, string Value)[] headers)
+        where TException : Exception
     {
-        while (!condition())
-        {
-            await Task.Delay(1, cancellationToken);
-        }
+        h.Producer.Append("1");
+        Task flush = h.Producer.FlushAsync(h.Ct);
+        (await h.NextWithoutTimeAsync()).Respond(status, headers);
+        return await Assert.ThrowsAsync<TException>(() => flush);
     }
 }
 

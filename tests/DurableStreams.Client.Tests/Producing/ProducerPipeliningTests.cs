@@ -11,7 +11,7 @@ public sealed class ProducerPipeliningTests
     public async Task Pipelining_BatchRefusedForOvertaking_IsResentAndLaterBatchesGoOneAtATime()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var handler = new InOrderHandler(holdSeq: 1);
+        var handler = new InOrderHandler(1, 3);
         using var client = new DurableStreamClient(new HttpClient(handler), new DurableStreamClientOptions());
         DurableStream stream = client.GetStream("http://streams.test/v1/stream/s", "application/json");
         await using IdempotentProducer producer = stream.CreateProducer("p", new ProducerOptions { MaxBatchItems = 1, Linger = TimeSpan.Zero });
@@ -26,14 +26,17 @@ public sealed class ProducerPipeliningTests
 
             // Seq 1 is held, so seq 2 arrives first and is refused (409, expected 1).
             Assert.Equal(2, await handler.Refused.Reader.ReadAsync(timeout.Token));
-            handler.Release();
+            handler.Release(1);
             await producer.FlushAsync(timeout.Token);
             Assert.Equal([0, 1, 2], handler.Stored);
 
-            // From now on one batch at a time.
+            // From now on one batch at a time: while seq 3 is held, seq 4 waits in the producer.
+            // (Seq 3 is held so that neither can complete before the count is read.)
             producer.Append("3");
             producer.Append("4");
             Assert.Equal(1, producer.InFlightCount);
+            Assert.DoesNotContain(4L, handler.Received);
+            handler.Release(3);
             await producer.FlushAsync(timeout.Token);
 
             Assert.Equal([0, 1, 2, 3, 4], handler.Stored);
@@ -42,17 +45,18 @@ public sealed class ProducerPipeliningTests
         }
         finally
         {
-            // Never leave the held request hanging, or disposing the producer would wait for it.
-            handler.Release();
+            // Never leave a held request hanging, or disposing the producer would wait for it.
+            handler.ReleaseAll();
         }
     }
 
-    /// <summary>Stores batches in sequence order and refuses one that arrives early, as the reference server does; holds one sequence until released.</summary>
-    private sealed class InOrderHandler(long holdSeq) : HttpMessageHandler
+    /// <summary>Stores batches in sequence order and refuses one that arrives early, as the reference server does; holds the given sequences until released.</summary>
+    private sealed class InOrderHandler(params long[] holdSeqs) : HttpMessageHandler
     {
-        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Dictionary<long, TaskCompletionSource> _gates = holdSeqs.ToDictionary(seq => seq, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         private readonly object _lock = new();
         private readonly List<long> _stored = [];
+        private readonly List<long> _received = [];
 
         public Channel<long> Refused { get; } = Channel.CreateUnbounded<long>();
 
@@ -67,15 +71,40 @@ public sealed class ProducerPipeliningTests
             }
         }
 
-        public void Release() => _gate.TrySetResult();
+        /// <summary>Every sequence number that reached the handler, resends included.</summary>
+        public long[] Received
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _received];
+                }
+            }
+        }
+
+        public void Release(long seq) => _gates[seq].TrySetResult();
+
+        public void ReleaseAll()
+        {
+            foreach (TaskCompletionSource gate in _gates.Values)
+            {
+                gate.TrySetResult();
+            }
+        }
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             long seq = long.Parse(request.Headers.GetValues("Producer-Seq").Single(), CultureInfo.InvariantCulture);
             await request.Content!.ReadAsByteArrayAsync(cancellationToken);
-            if (seq == holdSeq)
+            lock (_lock)
             {
-                await _gate.Task.WaitAsync(cancellationToken);
+                _received.Add(seq);
+            }
+
+            if (_gates.TryGetValue(seq, out TaskCompletionSource? gate))
+            {
+                await gate.Task.WaitAsync(cancellationToken);
             }
 
             var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent([]) };

@@ -241,7 +241,7 @@ public sealed class ReadHardeningTests : IDisposable
     [Fact]
     public async Task Read_EmptyNotUpToDateAnswersAtTheSameOffset_BackOffAndFailAfterFiveInARow()
     {
-        var time = new FakeTimeProvider();
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp("", "0000_0005", upToDate: false));
         using DurableStreamClient client = TestClients.Create(handler, o =>
         {
@@ -250,7 +250,7 @@ public sealed class ReadHardeningTests : IDisposable
         });
 
         Task<List<StreamChunk>> read = Stream(client).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
-        TimeSpan advanced = await AdvanceUntilAsync(time, () => read.IsCompleted, TimeSpan.FromMilliseconds(250));
+        TimeSpan advanced = await AdvanceTimersUntilAsync(time, read);
 
         var ex = await Assert.ThrowsAsync<DurableStreamProtocolException>(() => read);
         Assert.Contains("5 responses in a row had no data", ex.Message, StringComparison.Ordinal);
@@ -293,7 +293,7 @@ public sealed class ReadHardeningTests : IDisposable
     [Fact]
     public async Task LongPoll_InstantEmptyAnswers_ArePacedWithGrowingBackoff()
     {
-        var time = new FakeTimeProvider();
+        var time = new SignallingTimeProvider();
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("a", "0000_0001"))
             .Then(_ => ReadScript.NoContent("0000_0001"));
@@ -304,7 +304,7 @@ public sealed class ReadHardeningTests : IDisposable
         });
 
         Task<List<StreamChunk>> read = Stream(client).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct, max: 5);
-        TimeSpan advanced = await AdvanceUntilAsync(time, () => read.IsCompleted, TimeSpan.FromMilliseconds(250));
+        TimeSpan advanced = await AdvanceTimersUntilAsync(time, read);
 
         await read;
 
@@ -531,18 +531,24 @@ public sealed class ReadHardeningTests : IDisposable
         Assert.Equal(5, handler.Requests.Count);
     }
 
-    /// <summary>Advances the fake clock in steps until the condition holds; returns how much time passed.</summary>
-    private async Task<TimeSpan> AdvanceUntilAsync(FakeTimeProvider time, Func<bool> done, TimeSpan step)
+    /// <summary>
+    /// Moves the clock from timer to timer, each time one is scheduled, until <paramref name="until"/>
+    /// completes; returns how much time passed.
+    /// </summary>
+    private async Task<TimeSpan> AdvanceTimersUntilAsync(SignallingTimeProvider time, Task until)
     {
         TimeSpan advanced = TimeSpan.Zero;
-        while (!done())
+        while (true)
         {
-            time.Advance(step);
-            advanced += step;
-            await Task.Delay(5, Ct);
-        }
+            Task pending = time.WhenTimerPendingAsync(Ct);
+            if (await Task.WhenAny(pending, until).WaitAsync(Ct) == until)
+            {
+                return advanced;
+            }
 
-        return advanced;
+            await pending;
+            advanced += time.AdvanceToNextTimer();
+        }
     }
 
     private sealed class Numbered

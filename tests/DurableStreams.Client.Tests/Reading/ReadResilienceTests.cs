@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
+using DurableStreams.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -270,7 +271,7 @@ public sealed class ReadResilienceTests : IDisposable
     [Fact]
     public async Task Read_503WithRetryAfter_WaitsAtLeastRetryAfterThenContinues()
     {
-        var time = new FakeTimeProvider();
+        var time = new SignallingTimeProvider();
         var collector = new FakeLogCollector();
         using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(collector)));
         var handler = new RecordingHandler()
@@ -284,15 +285,9 @@ public sealed class ReadResilienceTests : IDisposable
 
         Task<List<StreamChunk>> read = client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
         await handler.WaitForRequestsAsync(1, Ct);
-        TimeSpan advanced = TimeSpan.Zero;
-        while (handler.Requests.Count < 2)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            advanced += TimeSpan.FromSeconds(1);
-            await Task.Delay(5, Ct);
-        }
+        TimeSpan advanced = await time.AdvanceToNextTimerAsync(Ct);
 
-        List<StreamChunk> chunks = await read;
+        List<StreamChunk> chunks = await read.WaitAsync(Ct);
         Assert.Equal("a", Assert.Single(chunks).Utf8());
         Assert.True(advanced >= TimeSpan.FromSeconds(30), $"Retried after {advanced}.");
         FakeLogRecord retry = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 1);

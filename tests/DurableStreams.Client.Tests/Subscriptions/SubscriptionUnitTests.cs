@@ -166,7 +166,7 @@ public sealed class SubscriptionUnitTests : IDisposable
     [InlineData(400, "WEBHOOK_URL_REJECTED")]
     public void Classify_ServerErrorCode_BecomesThatErrorCode(int status, string code)
     {
-        var request = new Transport.Internal.StreamRequest(HttpMethod.Post, new Uri(Root + "__ds/subscriptions/s/ack"), "subscription-ack");
+        var request = new Transport.Internal.StreamRequest(HttpMethod.Post, new Uri(Root + "__ds/subscriptions/s/ack"), "subscription-ack", Transport.Internal.RequestKind.Control);
         string body = "{\"error\":{\"code\":\"" + code + "\",\"message\":\"m\"}}";
 
         DurableStreamException ex = DurableStreams.Subscriptions.Internal.SubscriptionHttp.Classify(

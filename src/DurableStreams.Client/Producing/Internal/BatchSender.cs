@@ -13,7 +13,8 @@ namespace DurableStreams.Producing.Internal;
 /// Producer state is touched only through <see cref="ProducerCore"/>.
 /// </summary>
 /// <remarks>
-/// The producer's retries do not go through the transport's Polly pipeline: a resend must keep its
+/// The producer's retries do not go through the transport's Polly pipeline
+/// (<see cref="RequestKind.ProducerBatch"/> in <see cref="RequestPolicy.Of"/>): a resend must keep its
 /// (epoch, seq) and interleave with fencing, renumbering and waiting for earlier batches, which a
 /// generic retry strategy cannot see; it shares the backoff (<see cref="Backoff"/>) instead.
 /// </remarks>
@@ -176,10 +177,7 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
 
     private async ValueTask<StreamRequest> BuildRequestAsync(ProducerBatch batch, string? contentType, long epoch, long seq)
     {
-        var request = new StreamRequest(HttpMethod.Post, core.Stream.Url, batch.IsClose ? "producer close" : "producer append")
-        {
-            RetryMode = RetryMode.Safe,
-        };
+        var request = new StreamRequest(HttpMethod.Post, core.Stream.Url, batch.IsClose ? "producer close" : "producer append", RequestKind.ProducerBatch);
         request.AddHeader(ProtocolHeaders.ProducerId, core.ProducerId);
         request.AddHeader(ProtocolHeaders.ProducerEpoch, epoch.ToString(CultureInfo.InvariantCulture));
         request.AddHeader(ProtocolHeaders.ProducerSeq, seq.ToString(CultureInfo.InvariantCulture));

@@ -508,11 +508,8 @@ internal sealed partial class ReadSession
 
     private StreamRequest CreateRequest(string? live)
     {
-        var request = new StreamRequest(HttpMethod.Get, _stream.Url, Operation)
+        var request = new StreamRequest(HttpMethod.Get, _stream.Url, Operation, live is null ? RequestKind.CatchUpRead : RequestKind.LiveRead)
         {
-            Streaming = true,
-            Live = live is not null,
-            SingleAttempt = true,
             ExtraQuery = _options.QueryParameters,
         };
 

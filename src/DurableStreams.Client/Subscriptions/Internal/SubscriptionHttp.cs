@@ -15,7 +15,7 @@ internal static class SubscriptionHttp
 {
     public static StreamRequest Request<T>(HttpMethod method, Uri url, string operation, T? body, JsonTypeInfo<T> typeInfo, string? bearerToken)
     {
-        var request = new StreamRequest(method, url, operation) { RetryMode = RetryMode.Safe };
+        var request = new StreamRequest(method, url, operation, RequestKind.Control);
         if (body is not null)
         {
             byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(body, typeInfo);
@@ -34,7 +34,7 @@ internal static class SubscriptionHttp
     }
 
     public static StreamRequest Request(HttpMethod method, Uri url, string operation) =>
-        new(method, url, operation) { RetryMode = RetryMode.Safe };
+        new(method, url, operation, RequestKind.Control);
 
     public static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, StreamRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
         where T : class

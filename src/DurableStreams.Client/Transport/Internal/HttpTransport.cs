@@ -13,8 +13,9 @@ namespace DurableStreams.Transport.Internal;
 
 /// <summary>
 /// Sends protocol requests through an <see cref="HttpClient"/>, rebuilding the request and
-/// re-evaluating dynamic headers for every attempt, and retrying through Polly pipelines whose
-/// predicates depend on whether the request may be repeated (<see cref="RetryMode"/>).
+/// re-evaluating dynamic headers for every attempt, and sending each as its <see cref="RequestKind"/>
+/// says (<see cref="RequestPolicy.Of"/>): retried through a Polly pipeline whose predicate depends on
+/// whether the request may be repeated, or one attempt whose retries the caller owns.
 /// </summary>
 internal sealed class HttpTransport
 {
@@ -22,8 +23,7 @@ internal sealed class HttpTransport
 
     private readonly HttpClient _http;
     private readonly DurableStreamClientOptions _options;
-    private readonly ResiliencePipeline<HttpResponseMessage> _writePipeline;
-    private readonly ResiliencePipeline<HttpResponseMessage> _readPipeline;
+    private readonly ResiliencePipeline<HttpResponseMessage> _retryPipeline;
     private readonly ILogger _logger;
     private readonly CancellationToken _disposal;
 
@@ -36,8 +36,7 @@ internal sealed class HttpTransport
         _options = options;
         _disposal = disposal;
         _logger = options.LoggerFactory?.CreateLogger(DurableStreamsTelemetry.Name) ?? NullLogger.Instance;
-        _writePipeline = BuildPipeline(options.Retry, options.TimeProvider, _logger);
-        _readPipeline = BuildPipeline(options.ReadRetry, options.TimeProvider, _logger);
+        _retryPipeline = BuildPipeline(options.Retry, options.TimeProvider, _logger);
     }
 
     public ILogger Logger => _logger;
@@ -47,7 +46,7 @@ internal sealed class HttpTransport
     public DurableStreamClientOptions Options => _options;
 
     /// <summary>
-    /// Sends the request, retrying as its <see cref="RetryMode"/> allows. Returns the final response,
+    /// Sends the request, retrying as its <see cref="StreamRequest.Policy"/> allows. Returns the final response,
     /// which may be an error status; throws for network failures that retries did not overcome.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The owning client is (or was, while waiting) disposed.</exception>
@@ -83,15 +82,14 @@ internal sealed class HttpTransport
 
     private async Task<HttpResponseMessage> SendCoreAsync(StreamRequest request, CancellationToken cancellationToken)
     {
-        ResiliencePipeline<HttpResponseMessage> pipeline = request.Streaming ? _readPipeline : _writePipeline;
         ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
         context.Properties.Set(RequestKey, request);
         using Activity? activity = StartActivity(request);
         try
         {
-            HttpResponseMessage response = request.RetryMode == RetryMode.None || request.SingleAttempt
+            HttpResponseMessage response = !request.Policy.PollyRetries
                 ? await SendOnceAsync(request, cancellationToken).ConfigureAwait(false)
-                : await pipeline.ExecuteAsync(
+                : await _retryPipeline.ExecuteAsync(
                     static async (ctx, self) => await self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken).ConfigureAwait(false),
                     context,
                     this).ConfigureAwait(false);
@@ -150,7 +148,7 @@ internal sealed class HttpTransport
     /// </summary>
     private async Task<HttpResponseMessage> SendAttemptAsync(StreamRequest request, CancellationToken cancellationToken)
     {
-        TimeSpan timeout = request.Live ? Timeout.InfiniteTimeSpan : _options.RequestTimeout;
+        TimeSpan timeout = request.Policy.AttemptTimeout ? _options.RequestTimeout : Timeout.InfiniteTimeSpan;
         using CancellationTokenSource? attempt = timeout == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         attempt?.CancelAfter(timeout);
         try
@@ -180,7 +178,7 @@ internal sealed class HttpTransport
     private async Task<HttpResponseMessage> SendHopAsync(StreamRequest request, Uri? target, CancellationToken cancellationToken)
     {
         using HttpRequestMessage message = await BuildMessageAsync(request, target, cancellationToken).ConfigureAwait(false);
-        HttpCompletionOption completion = request.Streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
+        HttpCompletionOption completion = request.Policy.StreamedResponse ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead;
 
         // A handler that follows redirects itself changes the message's URL and method in place.
         Uri sentUrl = message.RequestUri!;
@@ -229,7 +227,7 @@ internal sealed class HttpTransport
         (Uri? next, string? refusal) = RedirectPolicy.Decide(
             request.Method,
             hasBody: request.Content is not null,
-            bodyRepeatable: request.RetryMode != RetryMode.None,
+            bodyRepeatable: request.Policy.Retry != RetryScope.Never,
             from,
             response.StatusCode,
             location,
@@ -412,7 +410,7 @@ internal sealed class HttpTransport
                     return ValueTask.FromResult(false);
                 }
 
-                return ValueTask.FromResult(request.RetryMode == RetryMode.Safe || FailureClassifier.ProvablyNotSent(exception));
+                return ValueTask.FromResult(request.Policy.Retry == RetryScope.Safe || FailureClassifier.ProvablyNotSent(exception));
             },
             DelayGenerator = args =>
             {
@@ -476,7 +474,7 @@ internal sealed class HttpTransport
         string problem = exception.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded
             ? "exceeds a limit of the HttpClient's handler (for example its response headers are larger than MaxResponseHeadersLength, default 64 KiB)"
             : "is not a valid HTTP response";
-        if (request.RetryMode != RetryMode.Safe)
+        if (request.Policy.Retry != RetryScope.Safe)
         {
             return new AppendOutcomeUnknownException(
                 $"{what} got an answer that {problem}: {exception.Message} The request reached the server, so the data may or may not have been stored; it was not resent.",
@@ -493,7 +491,7 @@ internal sealed class HttpTransport
     private static DurableStreamException WrapNetworkFailure(StreamRequest request, Exception exception)
     {
         string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(request.Url);
-        if (request.RetryMode != RetryMode.Safe && !FailureClassifier.ProvablyNotSent(exception))
+        if (request.Policy.Retry != RetryScope.Safe && !FailureClassifier.ProvablyNotSent(exception))
         {
             return new AppendOutcomeUnknownException(
                 $"{request.Method} {url} ({request.Operation}) failed after the request may have reached the server: {exception.Message} " +

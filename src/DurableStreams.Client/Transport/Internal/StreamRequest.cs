@@ -3,11 +3,13 @@ namespace DurableStreams.Transport.Internal;
 /// <summary>Everything needed to build one HTTP request afresh for every attempt.</summary>
 internal sealed class StreamRequest
 {
-    public StreamRequest(HttpMethod method, Uri url, string operation)
+    public StreamRequest(HttpMethod method, Uri url, string operation, RequestKind kind)
     {
         Method = method;
         Url = url;
         Operation = operation;
+        Kind = kind;
+        Policy = RequestPolicy.Of(kind);
     }
 
     public HttpMethod Method { get; }
@@ -17,6 +19,12 @@ internal sealed class StreamRequest
 
     /// <summary>A short name for messages: "create", "append", "read"...</summary>
     public string Operation { get; }
+
+    /// <summary>What the request is; it decides retries, streaming and the timeout (<see cref="Policy"/>).</summary>
+    public RequestKind Kind { get; }
+
+    /// <summary>How the request is sent: the <see cref="RequestPolicy.Of"/> row of its <see cref="Kind"/>.</summary>
+    public RequestPolicy Policy { get; }
 
     /// <summary>Protocol query parameters (offset, live, cursor).</summary>
     public List<KeyValuePair<string, string>> Query { get; } = [];
@@ -32,23 +40,6 @@ internal sealed class StreamRequest
 
     /// <summary>The Content-Type of the body (sent even when the body is empty).</summary>
     public string? ContentType { get; set; }
-
-    public RetryMode RetryMode { get; set; } = RetryMode.Safe;
-
-    /// <summary>
-    /// Send one attempt only, even though the request is safe to repeat: the caller runs its own
-    /// retry loop (the read loop, which consults the recovery hook on every failure).
-    /// </summary>
-    public bool SingleAttempt { get; set; }
-
-    /// <summary>
-    /// A read: response headers are returned before the body is read, the read retry options
-    /// apply, and no per-attempt timeout cuts it when <see cref="Live"/> is set.
-    /// </summary>
-    public bool Streaming { get; set; }
-
-    /// <summary>A live read (long-poll or SSE): no per-attempt timeout.</summary>
-    public bool Live { get; set; }
 
     /// <summary>
     /// Set when an attempt failed in a way that may have reached the server, so a later answer
