@@ -79,8 +79,18 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
         app.MapDurableStreamsWebhook("/hooks/orders", (wake, cancellationToken) =>
         {
             foreach (DurableStreamsWebhookStream stream in wake.Streams) { /* read AckedOffset..TailOffset */ }
-            return Task.FromResult(true); // done: the server acks the wake's tails; false = ack later at wake.CallbackUrl
+            return Task.FromResult(true); // done: the server acks the wake's tails; false = ack later with wake.Callback
         }, o => o.JwksUrl = new Uri("http://localhost:4437/v1/stream/__ds/jwks.json"));
+
+        // README "Subscriptions" asynchronous webhook block (compiled here).
+        var jobs = System.Threading.Channels.Channel.CreateUnbounded<DurableStreamsWebhook>();
+        app.MapDurableStreamsWebhook("/hooks/orders-later", async (wake, cancellationToken) =>
+        {
+            await jobs.Writer.WriteAsync(wake, cancellationToken); // a Channel<DurableStreamsWebhook> a BackgroundService drains
+            return false; // not done yet
+        }, o => o.JwksUrl = new Uri("http://localhost:4437/v1/stream/__ds/jwks.json"));
+        _ = (Func<DurableStreamsWebhook, CancellationToken, Task>)(async (wake, cancellationToken) =>
+            await wake.Callback!.AckAsync(wake.Streams.Select(s => new SubscriptionAck(s.Path, s.TailOffset)), done: true, cancellationToken));
 
         await _app.StartAsync(Ct);
         _baseUrl = _app.Urls.First().TrimEnd('/');
