@@ -3,8 +3,9 @@ namespace DurableStreams.AspNetCore;
 /// <summary>A verified webhook wake (PROTOCOL.md §7.1): which streams have pending events, and how to ack later.</summary>
 public sealed class DurableStreamsWebhook
 {
-    internal DurableStreamsWebhook(string subscriptionId, string wakeId, long generation, IReadOnlyList<DurableStreamsWebhookStream> streams, Uri? callbackUrl, string? callbackToken)
+    internal DurableStreamsWebhook(string subscriptionId, string wakeId, long generation, IReadOnlyList<DurableStreamsWebhookStream> streams, Uri? callbackUrl, string? callbackToken, SubscriptionCallback? callback = null)
     {
+        Callback = callback;
         SubscriptionId = subscriptionId;
         WakeId = wakeId;
         Generation = generation;
@@ -30,6 +31,19 @@ public sealed class DurableStreamsWebhook
 
     /// <summary>The bearer token of the callback; scoped to this wake's generation. A secret: never log it.</summary>
     public string? CallbackToken { get; }
+
+    /// <summary>
+    /// Acks this wake later, after the handler returned <see langword="false"/>: call
+    /// <see cref="SubscriptionCallback.AckAsync"/> with the offsets processed, and <c>done</c> at the end.
+    /// Sent through <see cref="DurableStreamsWebhookOptions.Client"/> (or the <see cref="DurableStreamClient"/>
+    /// registered in DI). <see langword="null"/> when the delivery carried no callback URL or token.
+    /// </summary>
+    public SubscriptionCallback? Callback { get; }
+
+    internal DurableStreamsWebhook WithCallback(DurableStreamClient client) =>
+        CallbackUrl is { Scheme: "http" or "https" } url && !string.IsNullOrWhiteSpace(CallbackToken)
+            ? new DurableStreamsWebhook(SubscriptionId, WakeId, Generation, Streams, url, CallbackToken, new SubscriptionCallback(client, SubscriptionId, WakeId, Generation, url, CallbackToken))
+            : this;
 }
 
 /// <summary>One stream of a webhook wake.</summary>

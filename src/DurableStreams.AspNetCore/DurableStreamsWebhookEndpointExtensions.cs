@@ -3,6 +3,9 @@ using DurableStreams.AspNetCore.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DurableStreams.AspNetCore;
 
@@ -21,8 +24,9 @@ public static class DurableStreamsWebhookEndpointExtensions
     /// <param name="handler">
     /// Handles a verified wake. Return <see langword="true"/> when the work is done: the endpoint answers
     /// <c>{"done":true}</c> and the server acks the wake's snapshot tails and releases the lease.
-    /// Return <see langword="false"/> to finish later through <see cref="DurableStreamsWebhook.CallbackUrl"/>
-    /// with <see cref="DurableStreamsWebhook.CallbackToken"/>.
+    /// Return <see langword="false"/> to finish later with <see cref="DurableStreamsWebhook.Callback"/>
+    /// (<see cref="SubscriptionCallback.AckAsync"/>). A delivery whose signing key cannot be fetched is
+    /// answered 503 with <c>Retry-After</c>, logged as a warning, and reaches no handler.
     /// </param>
     /// <param name="configure">Sets <see cref="DurableStreamsWebhookOptions.JwksUrl"/> (required) and the rest.</param>
     /// <returns>The endpoint's convention builder.</returns>
@@ -49,7 +53,13 @@ public static class DurableStreamsWebhookEndpointExtensions
             throw new ArgumentOutOfRangeException(nameof(configure), options.ReplayWindow, "ReplayWindow must be positive.");
         }
 
-        var receiver = new WebhookReceiver(options, new JwksCache(jwksUrl, options.HttpClient, options.TimeProvider), handler);
+        Func<HttpClient>? http = options.HttpClient is { } fixedClient
+            ? () => fixedClient
+            : endpoints.ServiceProvider.GetService<IHttpClientFactory>() is { } factory
+                ? () => factory.CreateClient(DurableStreamsWebhookOptions.JwksHttpClientName)
+                : null;
+        ILogger logger = endpoints.ServiceProvider.GetService<ILoggerFactory>()?.CreateLogger("DurableStreams.AspNetCore.Webhook") ?? NullLogger.Instance;
+        var receiver = new WebhookReceiver(options, new JwksCache(jwksUrl, http, options.TimeProvider), handler, logger);
         return endpoints.MapPost(pattern, receiver.HandleAsync);
     }
 }

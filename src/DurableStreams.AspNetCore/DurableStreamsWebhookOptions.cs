@@ -21,6 +21,24 @@ public sealed class DurableStreamsWebhookOptions
     /// <summary>The clock for the replay window and the key cache. Default: <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    /// <summary>The client that fetches the key set. Default: a shared one.</summary>
+    /// <summary>
+    /// The name of the <see cref="System.Net.Http.IHttpClientFactory"/> client that fetches the key set, when
+    /// <see cref="HttpClient"/> is not set and a factory is registered (configure its timeout and redirect
+    /// policy with <c>services.AddHttpClient(DurableStreamsWebhookOptions.JwksHttpClientName, …)</c>).
+    /// </summary>
+    public const string JwksHttpClientName = "DurableStreams.Webhooks.Jwks";
+
+    /// <summary>
+    /// The client that fetches the key set. Default: one from <see cref="System.Net.Http.IHttpClientFactory"/>
+    /// named <see cref="JwksHttpClientName"/> when a factory is registered, else a shared client with a
+    /// 10-second timeout. When the fetch fails, deliveries are answered 503 with <c>Retry-After</c>
+    /// (the server retries them) and never reach the handler.
+    /// </summary>
     public HttpClient? HttpClient { get; set; }
+
+    /// <summary>
+    /// The client that sends <see cref="DurableStreamsWebhook.Callback"/> requests. Default: the
+    /// <see cref="DurableStreamClient"/> registered in DI (<c>AddDurableStreams</c>), else one owned by the endpoint.
+    /// </summary>
+    public DurableStreamClient? Client { get; set; }
 }

@@ -1,15 +1,23 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace DurableStreams.AspNetCore.Internal;
 
 /// <summary>Verifies a delivery, then runs the handler (PROTOCOL.md §7.1, §12.10).</summary>
-internal sealed class WebhookReceiver(
+internal sealed partial class WebhookReceiver(
     DurableStreamsWebhookOptions options,
     JwksCache keys,
-    Func<DurableStreamsWebhook, CancellationToken, Task<bool>> handler)
+    Func<DurableStreamsWebhook, CancellationToken, Task<bool>> handler,
+    ILogger logger)
 {
+    /// <summary>How long the server is asked to wait before redelivering when the keys could not be fetched.</summary>
+    internal static readonly TimeSpan KeysUnavailableRetryAfter = TimeSpan.FromSeconds(10);
+
     private readonly ReplayGuard _replays = new();
+    private readonly Lazy<DurableStreamClient> _ownClient = new(static () => new DurableStreamClient(), LazyThreadSafetyMode.ExecutionAndPublication);
 
     public JwksCache Keys => keys;
 
@@ -23,12 +31,28 @@ internal sealed class WebhookReceiver(
             return;
         }
 
-        DurableStreamsWebhook? wake = await VerifyAsync(context.Request.Headers["Webhook-Signature"].ToString(), body, ct).ConfigureAwait(false);
+        DurableStreamsWebhook? wake;
+        try
+        {
+            wake = await VerifyAsync(context.Request.Headers["Webhook-Signature"].ToString(), body, ct).ConfigureAwait(false);
+        }
+        catch (JwksUnavailableException ex)
+        {
+            // The delivery may be genuine, but it cannot be verified now: refuse it without running the
+            // handler, and ask the server to deliver it again later (PROTOCOL.md §7.1 retries non-2xx).
+            LogKeysUnavailable(logger, options.JwksUrl, ex);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = ((int)KeysUnavailableRetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return;
+        }
+
         if (wake is null)
         {
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
             return;
         }
+
+        wake = wake.WithCallback(options.Client ?? context.RequestServices.GetService<DurableStreamClient>() ?? _ownClient.Value);
 
         bool done = await handler(wake, ct).ConfigureAwait(false);
         context.Response.StatusCode = StatusCodes.Status200OK;
@@ -66,6 +90,9 @@ internal sealed class WebhookReceiver(
         // Only a genuine, fresh delivery is remembered; an identical one later is a replay.
         return _replays.TryAccept(signature.Signature, signedAt + options.ReplayWindow, now) ? wake : null;
     }
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Webhook delivery refused with 503: the signing keys at {JwksUrl} could not be fetched, so the signature cannot be verified; the server will retry.")]
+    private static partial void LogKeysUnavailable(ILogger logger, Uri? jwksUrl, Exception exception);
 
     private static DurableStreamsWebhook? Parse(byte[] body)
     {

@@ -5,6 +5,7 @@ using DurableStreams.AspNetCore;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace DurableStreams.IntegrationTests.Subscriptions;
@@ -26,6 +27,7 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
     private readonly SubscriptionTestContext _ctx = new(server);
     private readonly ConcurrentQueue<DurableStreamsWebhook> _handled = new();
     private readonly ConcurrentQueue<(string Signature, byte[] Body)> _received = new();
+    private int _jwksFetches;
     private WebApplication? _app;
     private string _baseUrl = "";
 
@@ -38,6 +40,7 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddHttpClient(DurableStreamsWebhookOptions.JwksHttpClientName).AddHttpMessageHandler(() => new CountingHandler(() => Interlocked.Increment(ref _jwksFetches)));
         _app = builder.Build();
 
         // Record every raw delivery (before verification) so tests can replay and tamper with it.
@@ -65,14 +68,29 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
             o.JwksUrl = jwks;
             o.TimeProvider = new ShiftedTime(TimeSpan.FromMinutes(6));
         });
+        _app.MapDurableStreamsWebhook("/hook-keys-missing", (wake, ct) =>
+        {
+            _handled.Enqueue(wake);
+            return Task.FromResult(true);
+        }, o => o.JwksUrl = new Uri(_ctx.StreamRoot, "__ds/no-such-jwks.json"));
         WebApplication app = _app;
 
         // README "Subscriptions" webhook block (compiled here; its JWKS URL is the README's).
         app.MapDurableStreamsWebhook("/hooks/orders", (wake, cancellationToken) =>
         {
             foreach (DurableStreamsWebhookStream stream in wake.Streams) { /* read AckedOffset..TailOffset */ }
-            return Task.FromResult(true); // done: the server acks the wake's tails; false = ack later at wake.CallbackUrl
+            return Task.FromResult(true); // done: the server acks the wake's tails; false = ack later with wake.Callback
         }, o => o.JwksUrl = new Uri("http://localhost:4437/v1/stream/__ds/jwks.json"));
+
+        // README "Subscriptions" asynchronous webhook block (compiled here).
+        var jobs = System.Threading.Channels.Channel.CreateUnbounded<DurableStreamsWebhook>();
+        app.MapDurableStreamsWebhook("/hooks/orders-later", async (wake, cancellationToken) =>
+        {
+            await jobs.Writer.WriteAsync(wake, cancellationToken); // a Channel<DurableStreamsWebhook> a BackgroundService drains
+            return false; // not done yet
+        }, o => o.JwksUrl = new Uri("http://localhost:4437/v1/stream/__ds/jwks.json"));
+        _ = (Func<DurableStreamsWebhook, CancellationToken, Task>)(async (wake, cancellationToken) =>
+            await wake.Callback!.AckAsync(wake.Streams.Select(s => new SubscriptionAck(s.Path, s.TailOffset)), done: true, cancellationToken));
 
         await _app.StartAsync(Ct);
         _baseUrl = _app.Urls.First().TrimEnd('/');
@@ -90,7 +108,7 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
         _timeout.Dispose();
     }
 
-    private async Task<(string Id, DurableStream Stream)> SubscribeAsync()
+    private async Task<(string Id, DurableStream Stream)> SubscribeAsync(int leaseTtlSeconds = 5)
     {
         string id = _ctx.NewId();
         DurableStream stream = await _ctx.CreateJsonStreamAsync($"{_ctx.Prefix}/orders/1", Ct);
@@ -99,7 +117,7 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
             Type = SubscriptionType.Webhook,
             Pattern = $"{_ctx.Prefix}/orders/*",
             WebhookUrl = new Uri(_baseUrl + "/hook"),
-            LeaseTtl = TimeSpan.FromSeconds(5),
+            LeaseTtl = TimeSpan.FromSeconds(leaseTtlSeconds),
         }, Ct);
         Assert.Equal("ed25519", created.Subscription.WebhookSigning?.Algorithm);
         Assert.Equal(new Uri(_ctx.StreamRoot, "__ds/jwks.json"), created.Subscription.WebhookSigning?.JwksUrl);
@@ -193,6 +211,111 @@ public sealed class WebhookReceiverTests(WebhookReferenceServerFixture server) :
         Assert.Equal(HttpStatusCode.Unauthorized, unsigned);
         Assert.Equal(HttpStatusCode.Unauthorized, old);
         Assert.Single(_handled);
+    }
+
+    [Fact]
+    public async Task Callback_HandlerAcksLaterWithSubscriptionCallback_CursorMovesAndWakeCompletes()
+    {
+        DoneSynchronously = false;
+        (string id, DurableStream stream) = await SubscribeAsync();
+        AppendResult appended = await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        await WaitUntilAsync(() => !_handled.IsEmpty);
+        DurableStreamsWebhook wake = Assert.Single(_handled);
+        SubscriptionCallback callback = Assert.IsType<SubscriptionCallback>(wake.Callback);
+        Offset before = await AckedAsync(id);
+
+        SubscriptionAckResult heartbeat = await callback.AckAsync([], done: false, Ct);
+        SubscriptionAckResult result = await callback.AckAsync([new SubscriptionAck(wake.Streams[0].Path, appended.NextOffset)], done: true, Ct);
+
+        Assert.False(heartbeat.NextWake);
+        Assert.False(result.NextWake);
+        Assert.NotEqual(appended.NextOffset, before);
+        Assert.Equal(appended.NextOffset, await AckedAsync(id));
+        Assert.Equal(SubscriptionLeaseState.Completed, callback.State);
+        Assert.Equal(wake.CallbackUrl, callback.CallbackUrl);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => callback.AckAsync([], done: true, Ct));
+    }
+
+    [Fact]
+    public async Task Callback_StaleGenerationAfterLeaseExpired_ThrowsFencedChangesNothingAndRefusesFurtherAcks()
+    {
+        DoneSynchronously = false;
+        (string id, DurableStream stream) = await SubscribeAsync(leaseTtlSeconds: 1);
+        AppendResult appended = await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+
+        // The handler never acks, so the 1 s lease expires and the server wakes again with a newer generation.
+        await WaitUntilAsync(() => _handled.Count >= 2);
+        DurableStreamsWebhook[] wakes = [.. _handled];
+        SubscriptionCallback stale = wakes[0].Callback!;
+        SubscriptionCallback current = wakes[^1].Callback!;
+        Offset before = await AckedAsync(id);
+        var ack = new SubscriptionAck(wakes[0].Streams[0].Path, appended.NextOffset);
+
+        var fenced = await Assert.ThrowsAsync<SubscriptionFencedException>(() => stale.AckAsync([ack], done: true, Ct));
+        Offset afterStaleAck = await AckedAsync(id);
+        var again = await Assert.ThrowsAsync<SubscriptionFencedException>(() => stale.AckAsync([ack], done: true, Ct));
+        await current.AckAsync([ack], done: true, Ct);
+
+        Assert.True(wakes[^1].Generation > wakes[0].Generation);
+        Assert.Equal(wakes[0].Generation, fenced.Generation);
+        Assert.Equal(DurableStreamErrorCodes.Fenced, again.ErrorCode);
+        Assert.Equal(SubscriptionLeaseState.Fenced, stale.State);
+        Assert.Equal(before, afterStaleAck);
+        Assert.NotEqual(appended.NextOffset, before);
+        Assert.Equal(appended.NextOffset, await AckedAsync(id));
+    }
+
+    [Fact]
+    public async Task Callback_WrongToken_ThrowsTokenInvalidAndStopsSending()
+    {
+        DoneSynchronously = false;
+        (_, DurableStream stream) = await SubscribeAsync();
+        await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        await WaitUntilAsync(() => !_handled.IsEmpty);
+        DurableStreamsWebhook wake = Assert.Single(_handled);
+        var forged = new SubscriptionCallback(_ctx.Client, wake.SubscriptionId, wake.WakeId, wake.Generation, wake.CallbackUrl!, "not.a-token");
+
+        var ex = await Assert.ThrowsAsync<DurableStreamException>(() => forged.AckAsync([], done: true, Ct));
+
+        Assert.Equal(DurableStreamErrorCodes.TokenInvalid, ex.ErrorCode);
+        Assert.Equal(401, ex.Status);
+        Assert.Equal(SubscriptionLeaseState.Expired, forged.State);
+    }
+
+    [Fact]
+    public async Task MapDurableStreamsWebhook_SigningKeysCannotBeFetched_Returns503WithRetryAfterWithoutRunningTheHandler()
+    {
+        (_, DurableStream stream) = await SubscribeAsync();
+        await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        await WaitUntilAsync(() => !_handled.IsEmpty);
+        (string signature, byte[] body) = _received.First(r => r.Signature.Length > 0);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, _baseUrl + "/hook-keys-missing") { Content = new ByteArrayContent(body) };
+        request.Headers.TryAddWithoutValidation("Webhook-Signature", signature);
+        using HttpResponseMessage response = await Raw.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(10), response.Headers.RetryAfter?.Delta);
+        Assert.Single(_handled);
+    }
+
+    [Fact]
+    public async Task MapDurableStreamsWebhook_HttpClientFactoryRegistered_FetchesKeysWithTheNamedClient()
+    {
+        (_, DurableStream stream) = await SubscribeAsync();
+        await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
+        await WaitUntilAsync(() => !_handled.IsEmpty);
+
+        Assert.True(Volatile.Read(ref _jwksFetches) > 0);
+    }
+
+    private sealed class CountingHandler(Action onSend) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            onSend();
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
