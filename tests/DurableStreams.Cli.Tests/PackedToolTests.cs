@@ -45,7 +45,7 @@ public sealed class PackedToolTests(ReferenceServerFixture server) : IDisposable
 
         // The test project references the tool, so it is already built in this configuration.
         await RunOkAsync("dotnet", ["pack", project, "-c", configuration, "--no-build", "-o", packages], null, timeout.Token);
-        await RunOkAsync("dotnet", ["tool", "install", "--tool-path", toolPath, "--configfile", configFile, "--add-source", packages, "DurableStreams.Cli"], null, timeout.Token);
+        await RunOkAsync("dotnet", ["tool", "install", "--tool-path", toolPath, "--configfile", configFile, "--add-source", packages, "--prerelease", "DurableStreams.Cli"], null, timeout.Token);
         string tool = Path.Combine(toolPath, OperatingSystem.IsWindows() ? "durable-stream.exe" : "durable-stream");
         string name = CliHarness.NewName("tool");
 

@@ -49,6 +49,13 @@ public sealed class SubscriptionOptions
     /// <summary>A human-readable description. Default: none.</summary>
     public string? Description { get; set; }
 
+    /// <summary>
+    /// Checks the values together; the SDK calls it before any request. Call it yourself to check
+    /// options built from configuration early.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is invalid or missing; the parameter name says which.</exception>
+    public void Validate() => Validate("options");
+
     internal void Validate(string paramName)
     {
         if (!Enum.IsDefined(Type))

@@ -24,6 +24,13 @@ public sealed class SubscriptionWorkerOptions
     /// <summary>For the hosted worker: the name of the <c>AddDurableStreams</c> client to use. Default: the unnamed client.</summary>
     public string? ClientName { get; set; }
 
+    /// <summary>
+    /// Checks the values together; the SDK calls it before any request. Call it yourself to check
+    /// options built from configuration early.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is invalid or missing; the parameter name says which.</exception>
+    public void Validate() => Validate("options");
+
     internal void Validate(string paramName)
     {
         if (AckInterval < TimeSpan.Zero)

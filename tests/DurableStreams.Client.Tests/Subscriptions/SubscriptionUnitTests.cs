@@ -48,6 +48,17 @@ public sealed class SubscriptionUnitTests : IDisposable
         Assert.Empty(handler.Requests);
     }
 
+    [Theory]
+    [MemberData(nameof(InvalidTtlsMs))]
+    public void Validate_LeaseTtlOutsideOneSecondToTenMinutes_ThrowsNamingIt(long ttlMs)
+    {
+        var options = new SubscriptionOptions { Pattern = "orders/*", WakeStream = "wake", LeaseTtl = TimeSpan.FromMilliseconds(ttlMs) };
+
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
+
+        Assert.Equal("options.LeaseTtl", ex.ParamName);
+    }
+
     [Fact]
     public async Task CreateAsync_MissingWakeStreamOrMembership_ThrowsBeforeAnyRequest()
     {
