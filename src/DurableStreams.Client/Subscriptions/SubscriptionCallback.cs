@@ -175,19 +175,6 @@ public class SubscriptionCallback
         }
     }
 
-    private void ThrowIfNotActive()
-    {
-        switch (_state)
-        {
-            case SubscriptionLeaseState.Active:
-                return;
-            case SubscriptionLeaseState.Fenced or SubscriptionLeaseState.Expired when _failure is not null:
-                // Never send again once the wake was lost: PROTOCOL.md §7.3.
-                throw _failure is SubscriptionFencedException fenced
-                    ? new SubscriptionFencedException(fenced.Message, SubscriptionId, Generation, fenced.StreamUrl)
-                    : new DurableStreamException(_failure.Message, _failure.Status, _failure.ErrorCode, _failure.StreamUrl, _failure);
-            default:
-                throw new InvalidOperationException($"The callback of wake '{WakeId}' (generation {Generation}) on subscription '{SubscriptionId}' is {_state}; a later wake brings any new work.");
-        }
-    }
+    private void ThrowIfNotActive() =>
+        WakeGuard.ThrowIfNotActive(_state, _failure, SubscriptionId, Generation, () => $"The callback of wake '{WakeId}' (generation {Generation}) on subscription '{SubscriptionId}' is {_state}; a later wake brings any new work.");
 }

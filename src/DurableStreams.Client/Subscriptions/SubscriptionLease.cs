@@ -395,21 +395,8 @@ public class SubscriptionLease : IAsyncDisposable
         _stopRenewing.Cancel();
     }
 
-    private void ThrowIfNotActive()
-    {
-        switch (_state)
-        {
-            case SubscriptionLeaseState.Active:
-                return;
-            case SubscriptionLeaseState.Fenced or SubscriptionLeaseState.Expired when _failure is not null:
-                // Never send again after the lease was lost: PROTOCOL.md §7.3.
-                throw _failure is SubscriptionFencedException fenced
-                    ? new SubscriptionFencedException(fenced.Message, SubscriptionId, Generation, fenced.StreamUrl)
-                    : new DurableStreamException(_failure.Message, _failure.Status, _failure.ErrorCode, _failure.StreamUrl, _failure);
-            default:
-                throw new InvalidOperationException($"The lease of generation {Generation} on subscription '{SubscriptionId}' is {_state}; claim again for more work.");
-        }
-    }
+    private void ThrowIfNotActive() =>
+        WakeGuard.ThrowIfNotActive(_state, _failure, SubscriptionId, Generation, () => $"The lease of generation {Generation} on subscription '{SubscriptionId}' is {_state}; claim again for more work.");
 
     private DurableStreamSubscriptions Owner => _owner ?? throw new InvalidOperationException("This SubscriptionLease was created for mocking; override the member you call.");
 }
