@@ -81,13 +81,13 @@ public sealed class ArgumentValidationTests : IDisposable
     }
 
     [Fact]
-    public async Task AppendAsync_EmptySeq_ThrowsNamingSeq()
+    public async Task AppendAsync_EmptySequence_ThrowsNamingSequence()
     {
         DurableStream stream = _client.GetStream(TestClients.StreamUrl, "text/plain");
 
         var ex = await Assert.ThrowsAsync<ArgumentException>(() => stream.AppendAsync("x", new AppendOptions { Sequence = "" }));
 
-        Assert.Equal("options.Seq", ex.ParamName);
+        Assert.Equal("options.Sequence", ex.ParamName);
     }
 
     [Fact]
