@@ -37,7 +37,7 @@ using var provider = services.BuildServiceProvider();
 var injected = provider.GetRequiredService<DurableStreamClient>();
 StreamMetadata viaDi = await injected.GetStream($"consumer-{run}/orders").HeadAsync();
 
-if (!viaDi.Closed || viaDi.NextOffset != closed.FinalOffset || metadata.NextOffset != appended.NextOffset)
+if (!viaDi.StreamClosed || viaDi.NextOffset != closed.FinalOffset || metadata.NextOffset != appended.NextOffset)
 {
     Console.Error.WriteLine("The package consumer saw unexpected stream state.");
     return 1;
