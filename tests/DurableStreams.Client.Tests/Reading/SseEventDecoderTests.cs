@@ -18,18 +18,8 @@ public sealed class SseEventDecoderTests : IDisposable
 
     public void Dispose() => _timeout.Dispose();
 
-    public static TheoryData<string, int[]> Matrix()
-    {
-        var data = new TheoryData<string, int[]>();
-        foreach (string newline in new[] { "\n", "\r", "\r\n" })
-        {
-            data.Add(newline, [1]);
-            data.Add(newline, [2, 3, 5, 7]);
-            data.Add(newline, [int.MaxValue]);
-        }
-
-        return data;
-    }
+    /// <summary>The same newline × read-size matrix as the reader's SSE framing tests.</summary>
+    public static TheoryData<string, int[]> Matrix() => SseFramingTests.Matrix();
 
     public static TheoryData<string> Newlines() => new("\n", "\r", "\r\n");
 
