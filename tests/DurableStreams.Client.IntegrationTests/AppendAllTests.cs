@@ -4,19 +4,8 @@ using System.Text.Json.Serialization;
 namespace DurableStreams.IntegrationTests;
 
 [Collection(ReferenceServerCollection.Name)]
-public sealed class AppendAllTests(ReferenceServerFixture server) : IDisposable
+public sealed class AppendAllTests(ReferenceServerFixture server) : ServerClientTest(server)
 {
-    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(30));
-    private readonly DurableStreamClient _client = new(new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
-
-    private CancellationToken Ct => _timeout.Token;
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _timeout.Dispose();
-    }
-
     private static async IAsyncEnumerable<Tick> TicksAsync(int count, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         for (int i = 0; i < count; i++)
@@ -34,7 +23,7 @@ public sealed class AppendAllTests(ReferenceServerFixture server) : IDisposable
     [Fact]
     public async Task AppendAllAsync_AsyncSequence_StoresEveryMessageOnceInOrder()
     {
-        CreateStreamResult created = await _client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl("append-all"), ContentType = "application/json" }, Ct);
+        CreateStreamResult created = await Client.CreateStreamAsync(new CreateOptions { Url = Server.NewStreamUrl("append-all"), ContentType = "application/json" }, Ct);
         await using (IdempotentProducer producer = created.Stream.CreateProducer("append-all-1"))
         {
             long accepted = await producer.AppendAllAsync(TicksAsync(2_000), AppendAllJson.Default.Tick, Ct);
@@ -50,7 +39,7 @@ public sealed class AppendAllTests(ReferenceServerFixture server) : IDisposable
     [Fact]
     public async Task AppendAllAsync_Cancelled_StopsEnumeratingAndKeepsWhatWasAccepted()
     {
-        CreateStreamResult created = await _client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl("append-all-cancel"), ContentType = "application/json" }, Ct);
+        CreateStreamResult created = await Client.CreateStreamAsync(new CreateOptions { Url = Server.NewStreamUrl("append-all-cancel"), ContentType = "application/json" }, Ct);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         int yielded = 0;
 
