@@ -105,13 +105,13 @@ public partial class DurableStream
     /// Reads the stream's bytes up to the tail (the first up-to-date response) and returns them; for a
     /// JSON stream, one JSON array holding every message.
     /// </summary>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Every byte from the start position to the tail.</returns>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
     public virtual async Task<byte[]> ReadAllBytesAsync(ReadOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ReadOptions plan = Snapshot(options);
+        ReadOptions plan = CatchUpOnly(Snapshot(options));
         using var buffer = new MemoryStream();
         bool json = false;
         await foreach (StreamChunk chunk in ReadChunksAsync(plan, cancellationToken, default).ConfigureAwait(false))
@@ -150,7 +150,7 @@ public partial class DurableStream
     }
 
     /// <summary>Reads the stream up to the tail (the first up-to-date response) and returns it as UTF-8 text.</summary>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The text from the start position to the tail.</returns>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
@@ -159,7 +159,7 @@ public partial class DurableStream
 
     /// <summary>Reads the messages of a JSON stream up to the tail (the first up-to-date response).</summary>
     /// <typeparam name="T">The message type.</typeparam>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The messages from the start position to the tail, in order.</returns>
     /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
@@ -173,7 +173,7 @@ public partial class DurableStream
     /// <summary>Reads the messages of a JSON stream up to the tail (the first up-to-date response), with source-generated metadata.</summary>
     /// <typeparam name="T">The message type.</typeparam>
     /// <param name="jsonTypeInfo">The serialization metadata of <typeparamref name="T"/>.</param>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The messages from the start position to the tail, in order.</returns>
     /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
@@ -182,7 +182,7 @@ public partial class DurableStream
     public virtual async Task<IReadOnlyList<T>> ReadAllJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, ReadOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
-        ReadOptions plan = Snapshot(options);
+        ReadOptions plan = CatchUpOnly(Snapshot(options));
         var messages = new List<T>();
         await foreach (StreamItem<T> item in ReadJsonCoreAsync(jsonTypeInfo, plan, cancellationToken, default, stopAtUpToDate: true).ConfigureAwait(false))
         {
@@ -207,6 +207,16 @@ public partial class DurableStream
         }
 
         return (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
+    }
+
+    /// <summary>
+    /// The ReadAll methods end at the tail, so they never follow live: a long-poll read would start
+    /// with a long-poll (PROTOCOL.md §5.7), which at the tail of an open stream waits for new data.
+    /// </summary>
+    private static ReadOptions CatchUpOnly(ReadOptions plan)
+    {
+        plan.Live = LiveMode.Off;
+        return plan;
     }
 
     private static ReadOptions Snapshot(ReadOptions? options)

@@ -88,7 +88,11 @@ internal sealed partial class ReadSession
         _cursor = string.IsNullOrEmpty(cursor) ? null : cursor;
         _contentType = stream.ContentType;
         _live = options.Live;
-        _phase = ReadPhase.CatchUp;
+        ResolveAuto(force: false);
+
+        // PROTOCOL.md §5.7: a long-poll at an offset where data exists answers at once, so a read
+        // that follows with long-poll needs no catch-up request first; SSE keeps fetch-then-live.
+        _phase = _live == LiveMode.LongPoll ? ReadPhase.LongPoll : ReadPhase.CatchUp;
     }
 
     public static IAsyncEnumerable<StreamChunk> RunAsync(
@@ -125,9 +129,11 @@ internal sealed partial class ReadSession
     };
 
     /// <summary>
-    /// The phase after a completed response or SSE group. Fetch-then-live (PROTOCOL.md §5.6): plain
-    /// catch-up GETs until a response is up to date, only then the live mode, and back to catch-up
-    /// whenever a long-poll answer is not up to date; an SSE connection stays in SSE.
+    /// The phase after a completed response or SSE group. For SSE, fetch-then-live (PROTOCOL.md §5.6,
+    /// §5.8): plain catch-up GETs until a response is up to date, only then the SSE connection, which
+    /// stays in SSE. A long-poll read starts with a long-poll (PROTOCOL.md §5.7: it answers at once
+    /// where data exists), and goes to catch-up GETs whenever a long-poll answer is not up to date
+    /// (the rest of a long backlog reads as plain, cacheable pages).
     /// </summary>
     private ReadPhase PhaseAfter(bool upToDate, bool closed)
     {
@@ -601,7 +607,7 @@ internal sealed partial class ReadSession
         }
 
         DurableStreamsTelemetry.Retries.Add(1, new KeyValuePair<string, object?>("durable_streams.operation", Operation));
-        if (live)
+        if (live && _connected)
         {
             CountReconnect(failure.Status == 0 ? "the connection failed" : $"HTTP {failure.Status}");
         }
