@@ -68,8 +68,13 @@ internal sealed partial class ReadSession
     private int _responsesWithoutProgress;
     private int _shortLongPolls;
 
-    private ReadSession(DurableStream stream, ReadOptions options, Offset start, string? cursor)
+    // Set for the typed JSON reader, which checks each response's array itself in the same pass
+    // that deserializes it (before it hands out any message), so this loop does not scan it first.
+    private readonly bool _jsonCheckedByConsumer;
+
+    private ReadSession(DurableStream stream, ReadOptions options, Offset start, string? cursor, bool jsonCheckedByConsumer)
     {
+        _jsonCheckedByConsumer = jsonCheckedByConsumer;
         _stream = stream;
         _options = options;
         _transport = stream.Client.Transport;
@@ -100,8 +105,9 @@ internal sealed partial class ReadSession
         ReadOptions options,
         Offset start,
         string? cursor,
-        CancellationToken cancellationToken) =>
-        new ReadSession(stream, options, start, cursor).ReadAsync(cancellationToken);
+        CancellationToken cancellationToken,
+        bool jsonCheckedByConsumer = false) =>
+        new ReadSession(stream, options, start, cursor, jsonCheckedByConsumer).ReadAsync(cancellationToken);
 
     private async IAsyncEnumerable<StreamChunk> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -409,9 +415,18 @@ internal sealed partial class ReadSession
     private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, Offset start, out int messages, CancellationToken cancellationToken)
     {
         messages = 0;
-        if (body.Span.Trim(" \t\r\n"u8).IsEmpty)
+        ReadOnlySpan<byte> trimmed = body.Span.Trim(" \t\r\n"u8);
+        if (trimmed.IsEmpty)
         {
             return ReadOnlyMemory<byte>.Empty;
+        }
+
+        if (_jsonCheckedByConsumer)
+        {
+            // The typed reader checks the whole array before its first message and counts the
+            // messages; only "[]" is recognized here, so that an empty answer reads as empty.
+            bool emptyArray = trimmed.Length >= 2 && trimmed[0] == (byte)'[' && trimmed[^1] == (byte)']' && trimmed[1..^1].Trim(" \t\r\n"u8).IsEmpty;
+            return emptyArray ? ReadOnlyMemory<byte>.Empty : body;
         }
 
         try
