@@ -1,4 +1,7 @@
 using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace DurableStreams.Tests.Reading;
 
@@ -163,6 +166,34 @@ public sealed class ReadRequestTests : IDisposable
 
         Assert.Equal(["live=long-poll&offset=0000_0005", "cursor=3&live=long-poll&offset=0000_0008"], handler.Requests.Select(r => r.Query()));
         Assert.Equal(["new", ""], chunks.Select(c => c.Utf8()));
+    }
+
+    [Fact]
+    public async Task ReadAsync_LongPollFailsBeforeAndAfterConnecting_OnlyTheFailureAfterConnectingIsAReconnect()
+    {
+        var collector = new FakeLogCollector();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(collector)));
+        var handler = new RecordingHandler()
+            .ThenThrow(() => new HttpRequestException("Connection refused", new SocketException((int)SocketError.ConnectionRefused)))
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "2"))
+            .ThenThrow(() => new HttpRequestException("Connection reset", new SocketException((int)SocketError.ConnectionReset)))
+            .Then(_ => ReadScript.NoContent("0000_0001", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler, o =>
+        {
+            o.Retry = TestClients.FastRetry(maxRetries: 2);
+            o.ReadRetry = TestClients.FastRetry(maxRetries: 2);
+            o.LoggerFactory = loggerFactory;
+        });
+
+        await client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
+
+        // The first request of a long-poll read is a long-poll now, but failing it is a failed start
+        // (retried and logged as such), not a reconnect of a live read.
+        Assert.Equal(
+            ["live=long-poll&offset=-1", "live=long-poll&offset=-1", "cursor=2&live=long-poll&offset=0000_0001", "cursor=2&live=long-poll&offset=0000_0001"],
+            handler.Requests.Select(r => r.Query()));
+        FakeLogRecord reconnect = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 2);
+        Assert.Contains("0000_0001", reconnect.Message, StringComparison.Ordinal);
     }
 
     [Fact]
