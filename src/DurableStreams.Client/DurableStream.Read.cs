@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using DurableStreams.Diagnostics.Internal;
 using DurableStreams.Protocol.Internal;
 using DurableStreams.Reading.Internal;
 
@@ -83,6 +84,12 @@ public partial class DurableStream
     /// Reads the messages of a JSON stream (PROTOCOL.md §9.1), one item per message, deserialized
     /// with source-generated metadata (trimming- and AOT-safe). Each item's
     /// <see cref="StreamItem{T}.Checkpoint"/> resumes right after that message.
+    /// The messages of one catch-up or long-poll response are deserialized together, in one pass
+    /// that also checks the response is one well-formed JSON array before its first message is
+    /// handed out; they are held until handed out, so memory follows the response, which
+    /// <see cref="ReadOptions.MaxBufferedBytes"/> bounds. When a response does not deserialize whole,
+    /// its messages are deserialized one at a time as they are handed out, so the one that fails
+    /// throws after every message before it was delivered.
     /// </summary>
     /// <typeparam name="T">The message type.</typeparam>
     /// <param name="jsonTypeInfo">The serialization metadata of <typeparamref name="T"/>.</param>
@@ -105,13 +112,13 @@ public partial class DurableStream
     /// Reads the stream's bytes up to the tail (the first up-to-date response) and returns them; for a
     /// JSON stream, one JSON array holding every message.
     /// </summary>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>Every byte from the start position to the tail.</returns>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
     public virtual async Task<byte[]> ReadAllBytesAsync(ReadOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ReadOptions plan = Snapshot(options);
+        ReadOptions plan = CatchUpOnly(Snapshot(options));
         using var buffer = new MemoryStream();
         bool json = false;
         await foreach (StreamChunk chunk in ReadChunksAsync(plan, cancellationToken, default).ConfigureAwait(false))
@@ -150,7 +157,7 @@ public partial class DurableStream
     }
 
     /// <summary>Reads the stream up to the tail (the first up-to-date response) and returns it as UTF-8 text.</summary>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The text from the start position to the tail.</returns>
     /// <inheritdoc cref="ReadAsync(ReadOptions?, CancellationToken)" path="/exception"/>
@@ -159,7 +166,7 @@ public partial class DurableStream
 
     /// <summary>Reads the messages of a JSON stream up to the tail (the first up-to-date response).</summary>
     /// <typeparam name="T">The message type.</typeparam>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The messages from the start position to the tail, in order.</returns>
     /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
@@ -173,7 +180,7 @@ public partial class DurableStream
     /// <summary>Reads the messages of a JSON stream up to the tail (the first up-to-date response), with source-generated metadata.</summary>
     /// <typeparam name="T">The message type.</typeparam>
     /// <param name="jsonTypeInfo">The serialization metadata of <typeparamref name="T"/>.</param>
-    /// <param name="options">Where to start. Default: from the beginning.</param>
+    /// <param name="options">Where to start (<see cref="ReadOptions.Live"/> is ignored: the read ends at the tail). Default: from the beginning.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The messages from the start position to the tail, in order.</returns>
     /// <exception cref="JsonException">A message does not deserialize to <typeparamref name="T"/>.</exception>
@@ -182,7 +189,7 @@ public partial class DurableStream
     public virtual async Task<IReadOnlyList<T>> ReadAllJsonAsync<T>(JsonTypeInfo<T> jsonTypeInfo, ReadOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
-        ReadOptions plan = Snapshot(options);
+        ReadOptions plan = CatchUpOnly(Snapshot(options));
         var messages = new List<T>();
         await foreach (StreamItem<T> item in ReadJsonCoreAsync(jsonTypeInfo, plan, cancellationToken, default, stopAtUpToDate: true).ConfigureAwait(false))
         {
@@ -207,6 +214,16 @@ public partial class DurableStream
         }
 
         return (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
+    }
+
+    /// <summary>
+    /// The ReadAll methods end at the tail, so they never follow live: a long-poll read would start
+    /// with a long-poll (PROTOCOL.md §5.7), which at the tail of an open stream waits for new data.
+    /// </summary>
+    private static ReadOptions CatchUpOnly(ReadOptions plan)
+    {
+        plan.Live = LiveMode.Off;
+        return plan;
     }
 
     private static ReadOptions Snapshot(ReadOptions? options)
@@ -241,7 +258,8 @@ public partial class DurableStream
     private async IAsyncEnumerable<StreamChunk> ReadChunksAsync(
         ReadOptions plan,
         CancellationToken callToken,
-        [EnumeratorCancellation] CancellationToken enumeratorToken)
+        [EnumeratorCancellation] CancellationToken enumeratorToken,
+        bool jsonCheckedByConsumer = false)
     {
         using CancellationTokenSource? linked = callToken.CanBeCanceled && enumeratorToken.CanBeCanceled && callToken != enumeratorToken
             ? CancellationTokenSource.CreateLinkedTokenSource(callToken, enumeratorToken)
@@ -252,7 +270,7 @@ public partial class DurableStream
         long toSkip = start.Skip;
 
         // Disposing the client ends the read, also while it waits for data or to retry.
-        IAsyncEnumerable<StreamChunk> chunks = Client.EndOnDisposeAsync(token => ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, token), cancellationToken);
+        IAsyncEnumerable<StreamChunk> chunks = Client.EndOnDisposeAsync(token => ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, token, jsonCheckedByConsumer), cancellationToken);
         await foreach (StreamChunk chunk in chunks.ConfigureAwait(false))
         {
             if (toSkip == 0 || chunk.Data.IsEmpty)
@@ -339,27 +357,46 @@ public partial class DurableStream
         bool stopAtUpToDate = false)
     {
         RequireJsonStream(ContentType);
-        await foreach (StreamChunk chunk in ReadChunksAsync(plan, callToken, enumeratorToken).ConfigureAwait(false))
+        JsonTypeInfo<List<T>> pageTypeInfo = JsonPages<T>.For(jsonTypeInfo);
+        await foreach (StreamChunk chunk in ReadChunksAsync(plan, callToken, enumeratorToken, jsonCheckedByConsumer: true).ConfigureAwait(false))
         {
             RequireJsonStream(chunk.ContentType);
             if (!chunk.Data.IsEmpty)
             {
-                // Each message is deserialized when it is handed out, so a message that does not
-                // deserialize fails the read only after every message before it was delivered.
-                var scanner = default(JsonArrayScanner);
-                bool more = NextJsonItem(ref scanner, chunk, out Range current);
-                for (long i = 0; more; i++)
+                // One pass over the response: deserializing it as one list also checks that it is one
+                // well-formed array before any message is handed out (the read loop left that to us).
+                List<T>? values = TryDeserializePage(chunk, pageTypeInfo);
+                if (values is not null)
                 {
-                    // A cancelled read stops between messages too, not only between responses.
-                    callToken.ThrowIfCancellationRequested();
-                    enumeratorToken.ThrowIfCancellationRequested();
-                    more = NextJsonItem(ref scanner, chunk, out Range next);
-                    T value = JsonSerializer.Deserialize(chunk.Data.Span[current], jsonTypeInfo)!;
-                    ReadCheckpoint checkpoint = more
-                        ? new ReadCheckpoint(chunk.StartOffset, chunk.SkippedItems + i + 1, chunk.Cursor)
-                        : chunk.Checkpoint;
-                    yield return new StreamItem<T>(value, checkpoint, !more && chunk.UpToDate, !more && chunk.StreamClosed);
-                    current = next;
+                    DurableStreamsTelemetry.MessagesRead.Add(values.Count);
+                    for (int i = 0; i < values.Count; i++)
+                    {
+                        // A cancelled read stops between messages too, not only between responses.
+                        callToken.ThrowIfCancellationRequested();
+                        enumeratorToken.ThrowIfCancellationRequested();
+                        bool last = i == values.Count - 1;
+                        T value = values[i];
+                        values[i] = default!;
+                        yield return JsonItem(chunk, value, i, last);
+                    }
+                }
+                else
+                {
+                    // The page did not deserialize whole: a malformed array fails the read before any
+                    // of its messages; otherwise each message is deserialized when it is handed out,
+                    // so the one that does not fit T fails the read after every message before it.
+                    DurableStreamsTelemetry.MessagesRead.Add(JsonCount(chunk, callToken));
+                    var scanner = default(JsonArrayScanner);
+                    bool more = NextJsonItem(ref scanner, chunk, out Range current);
+                    for (int i = 0; more; i++)
+                    {
+                        callToken.ThrowIfCancellationRequested();
+                        enumeratorToken.ThrowIfCancellationRequested();
+                        more = NextJsonItem(ref scanner, chunk, out Range next);
+                        T value = JsonSerializer.Deserialize(chunk.Data.Span[current], jsonTypeInfo)!;
+                        yield return JsonItem(chunk, value, i, !more);
+                        current = next;
+                    }
                 }
             }
 
@@ -368,6 +405,47 @@ public partial class DurableStream
                 yield break;
             }
         }
+    }
+
+    /// <summary>The item of message <paramref name="index"/> of a chunk; its checkpoint resumes right after it.</summary>
+    private static StreamItem<T> JsonItem<T>(StreamChunk chunk, T value, int index, bool last)
+    {
+        ReadCheckpoint checkpoint = last
+            ? chunk.Checkpoint
+            : new ReadCheckpoint(chunk.StartOffset, chunk.SkippedItems + index + 1, chunk.Cursor);
+        return new StreamItem<T>(value, checkpoint, last && chunk.UpToDate, last && chunk.StreamClosed);
+    }
+
+    /// <summary>
+    /// Deserializes a whole JSON chunk as one list of <typeparamref name="T"/>, or returns
+    /// <see langword="null"/> when that fails for any reason (malformed data, a message that does not
+    /// fit, a converter that throws): the caller then finds out which message it is.
+    /// </summary>
+    private static List<T>? TryDeserializePage<T>(StreamChunk chunk, JsonTypeInfo<List<T>> pageTypeInfo)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(chunk.Data.Span, pageTypeInfo);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The metadata of a list of <typeparamref name="T"/> for a given element metadata, built once
+    /// per element metadata (trimming- and AOT-safe: no reflection, the element's own converter). A
+    /// list rather than an array: the array converter fills a list and then copies it.
+    /// </summary>
+    private static class JsonPages<T>
+    {
+        private static readonly ConditionalWeakTable<JsonTypeInfo<T>, JsonTypeInfo<List<T>>> Cache = new();
+
+        public static JsonTypeInfo<List<T>> For(JsonTypeInfo<T> element) =>
+            Cache.GetValue(element, static e => JsonMetadataServices.CreateListInfo<List<T>, T>(
+                e.Options,
+                new JsonCollectionInfoValues<List<T>> { ObjectCreator = static () => new List<T>(), ElementInfo = e }));
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace DurableStreams.Conformance.Adapter;
 
@@ -79,22 +80,17 @@ internal sealed partial class CommandHandler
         // On a JSON stream the payload must be one JSON value: a string literal of about `size` bytes.
         byte[] payload = IsJson(contentType) ? Encoding.UTF8.GetBytes("\"" + new string('*', Math.Max(0, size - 2)) + "\"") : Payload(size);
 
+        // As a user would: start a live read at the tail, append, take the first data that arrives.
+        // A long-poll read's first request is the long-poll itself (PROTOCOL.md §5.7).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        IAsyncEnumerator<StreamChunk> reader = stream.ReadAsync(new ReadOptions { Offset = created.NextOffset, Live = live }, stop.Token).GetAsyncEnumerator(stop.Token);
+        IAsyncEnumerator<StreamItem<ReadOnlyMemory<byte>>> reader = stream
+            .ReadBytesAsync(new ReadOptions { Offset = created.NextOffset, Live = live }, stop.Token)
+            .GetAsyncEnumerator(stop.Token);
         try
         {
             ValueTask<bool> first = reader.MoveNextAsync();
             await stream.AppendAsync(payload, options: null, cancellationToken);
-            long received = 0;
-            for (bool more = await first; more; more = await reader.MoveNextAsync())
-            {
-                if (!reader.Current.Data.IsEmpty && !(IsJson(contentType) && IsEmptyJsonArray(reader.Current.Data.Span)))
-                {
-                    received = reader.Current.Data.Length;
-                    break;
-                }
-            }
-
+            long received = await first ? reader.Current.Value.Length : 0;
             return new JsonObject { ["bytesTransferred"] = size + received };
         }
         finally
@@ -106,7 +102,7 @@ internal sealed partial class CommandHandler
             }
             catch (OperationCanceledException)
             {
-                // The live request is abandoned on purpose.
+                // The live read is abandoned on purpose.
             }
         }
     }
@@ -155,32 +151,22 @@ internal sealed partial class CommandHandler
         return new JsonObject { ["bytesTransferred"] = (long)count * size, ["messagesProcessed"] = count };
     }
 
+    /// <summary>
+    /// Reads the runner's JSON stream (messages <c>{"n":i,"data":"..."}</c>) as a user would: the
+    /// typed reader with source-generated metadata, one deserialized message at a time. The bytes are
+    /// the compact JSON of each message, as the TypeScript adapter counts them, computed from the
+    /// deserialized value instead of serializing it again.
+    /// </summary>
     private async Task<JsonObject> BenchThroughputReadAsync(JsonObject operation, CancellationToken cancellationToken)
     {
-        string path = Required(operation, "path");
+        // No content type up front: the responses carry it (the runner created the stream).
+        DurableStream stream = Client.GetStream(UrlOf(Required(operation, "path")));
         long messages = 0;
         long bytes = 0;
-        await foreach (StreamChunk chunk in StreamOf(path).ReadAsync(new ReadOptions(), cancellationToken))
+        await foreach (StreamItem<ThroughputMessage> item in stream.ReadJsonAsync(BenchmarkJsonContext.Default.ThroughputMessage, options: null, cancellationToken))
         {
-            if (chunk.Data.IsEmpty)
-            {
-                continue;
-            }
-
-            using JsonDocument document = JsonDocument.Parse(chunk.Data);
-            if (document.RootElement.ValueKind == JsonValueKind.Array)
-            {
-                foreach (JsonElement message in document.RootElement.EnumerateArray())
-                {
-                    messages++;
-                    bytes += Encoding.UTF8.GetByteCount(message.GetRawText());
-                }
-            }
-            else
-            {
-                messages++;
-                bytes += chunk.Data.Length;
-            }
+            messages++;
+            bytes += item.Value.CompactJsonLength;
         }
 
         return new JsonObject { ["bytesTransferred"] = bytes, ["messagesProcessed"] = messages };
@@ -193,3 +179,20 @@ internal sealed partial class CommandHandler
         return payload;
     }
 }
+
+/// <summary>A message of the runner's read-throughput stream (ADAPTER.md §11).</summary>
+internal sealed class ThroughputMessage
+{
+    [JsonPropertyName("n")]
+    public long N { get; set; }
+
+    [JsonPropertyName("data")]
+    public string Data { get; set; } = "";
+
+    /// <summary>The length of <c>{"n":N,"data":"Data"}</c> (the runner's data needs no escaping).</summary>
+    [JsonIgnore]
+    public long CompactJsonLength => 16 + N.ToString(CultureInfo.InvariantCulture).Length + Encoding.UTF8.GetByteCount(Data);
+}
+
+[JsonSerializable(typeof(ThroughputMessage))]
+internal sealed partial class BenchmarkJsonContext : JsonSerializerContext;

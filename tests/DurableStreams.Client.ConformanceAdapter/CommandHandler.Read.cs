@@ -143,10 +143,14 @@ internal sealed partial class CommandHandler
             }
         }
 
-        if (timedOut && !sawResponse)
+        if (timedOut && !sawResponse && live == LiveMode.Off)
         {
             return Results.Error("read", "TIMEOUT", $"No response from {UrlOf(path)} within {timeoutMs} ms.");
         }
+
+        // A live read whose deadline fires before the first response (a long-poll read starts with a
+        // long-poll that waits at the tail, PROTOCOL.md §5.7) saw nothing new: up to date with no
+        // chunks, as ADAPTER.md §7.6.5 describes for the reference adapter.
 
         if (live == LiveMode.Off)
         {

@@ -301,6 +301,66 @@ public sealed class ReaderTests(ReferenceServerFixture server, ITestOutputHelper
         Assert.True(allocated < 1.5 * size, $"The read allocated {allocated} bytes for a {size}-byte stream.");
     }
 
+    [Fact]
+    public async Task ReadAsync_LongPollFromTheTail_OneRequestBringsTheNextAppend()
+    {
+        DurableStream writer = await CreateAsync("application/json");
+        await writer.AppendAsync("1"u8.ToArray(), cancellationToken: Ct);
+        Offset tail = (await writer.HeadAsync(Ct)).NextOffset;
+        var recorder = new QueryRecorder();
+        using var http = new HttpClient(recorder) { Timeout = Timeout.InfiniteTimeSpan };
+        using var client = new DurableStreamClient(http, new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
+        DurableStream stream = client.GetStream(writer.Url);
+
+        await using IAsyncEnumerator<StreamChunk> reader = stream.ReadAsync(new ReadOptions { Offset = tail, Live = LiveMode.LongPoll }, Ct).GetAsyncEnumerator(Ct);
+        ValueTask<bool> first = reader.MoveNextAsync();
+        await recorder.FirstRequest.WaitAsync(Ct);
+        await writer.AppendAsync("2"u8.ToArray(), cancellationToken: Ct);
+
+        // PROTOCOL.md §5.7: the first request is the long-poll itself, and it returns with the append.
+        Assert.True(await first);
+        Assert.Equal("[2]", Encoding.UTF8.GetString(reader.Current.Data.Span));
+        Assert.Equal(200, reader.Current.Status);
+        string request = Assert.Single(recorder.Queries);
+        Assert.Contains("live=long-poll", request, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadAsync_LongPollFromTheBeginning_BacklogArrivesWithTheFirstRequest()
+    {
+        DurableStream writer = await CreateAsync("text/plain");
+        await writer.AppendAsync("backlog", cancellationToken: Ct);
+        var recorder = new QueryRecorder();
+        using var http = new HttpClient(recorder) { Timeout = Timeout.InfiniteTimeSpan };
+        using var client = new DurableStreamClient(http, new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
+
+        await using IAsyncEnumerator<StreamChunk> reader = client.GetStream(writer.Url).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll }, Ct).GetAsyncEnumerator(Ct);
+
+        // A long-poll at an offset where data exists answers at once (PROTOCOL.md §5.7).
+        Assert.True(await reader.MoveNextAsync());
+        Assert.Equal("backlog", Encoding.UTF8.GetString(reader.Current.Data.Span));
+        Assert.True(reader.Current.UpToDate);
+        string request = Assert.Single(recorder.Queries);
+        Assert.Contains("live=long-poll", request, StringComparison.Ordinal);
+    }
+
+    /// <summary>Records the query of every request the client sends to the real server.</summary>
+    private sealed class QueryRecorder() : DelegatingHandler(new SocketsHttpHandler { AllowAutoRedirect = false })
+    {
+        private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> Queries { get; } = new();
+
+        public Task FirstRequest => _first.Task;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Queries.Enqueue(request.RequestUri!.Query);
+            _first.TrySetResult();
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+
     private static string Join(string contentType, List<byte[]> chunks)
     {
         if (contentType != "application/json")

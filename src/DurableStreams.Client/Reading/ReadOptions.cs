@@ -17,7 +17,11 @@ public sealed class ReadOptions
     /// </summary>
     public ReadCheckpoint? Checkpoint { get; set; }
 
-    /// <summary>How to continue after catching up. Default: <see cref="LiveMode.Off"/>.</summary>
+    /// <summary>
+    /// How to follow the stream once caught up: SSE after a catch-up, long-poll from the first
+    /// request (see <see cref="LiveMode.LongPoll"/>). Ignored by the <c>ReadAll</c> methods. Default:
+    /// <see cref="LiveMode.Off"/>.
+    /// </summary>
     public LiveMode Live { get; set; }
 
     /// <summary>Headers added to every request of this read, after the client's default headers. Default: none.</summary>

@@ -13,7 +13,9 @@ namespace DurableStreams;
 /// 
 /// A read also yields chunks with empty <see cref="Data"/> (a long-poll that timed out, an SSE
 /// keep-alive, an empty catch-up) so that callers see <see cref="UpToDate"/> and
-/// <see cref="StreamClosed"/> change. For a JSON stream (PROTOCOL.md §9.1) <see cref="Data"/> is
+/// <see cref="StreamClosed"/> change. A <see cref="LiveMode.LongPoll"/> read starts with a long-poll
+/// (PROTOCOL.md §5.7), so at the tail of an open stream its first chunk comes with new data or when the
+/// long-poll times out (<see cref="Status"/> 204), not at once. For a JSON stream (PROTOCOL.md §9.1) <see cref="Data"/> is
 /// always one JSON array holding the chunk's messages, also when SSE delivered them as several events,
 /// or empty when the chunk has no messages.
 /// The caller owns <see cref="Data"/>: the SDK never reuses its memory.

@@ -151,6 +151,14 @@ internal static class LatencyScenarios
     {
         try
         {
+            if (mode == LiveMode.LongPoll)
+            {
+                // A long-poll read starts with the long-poll itself (PROTOCOL.md §5.7): at the tail its
+                // first chunk is the first append, so the reader is ready as soon as it starts, like
+                // the raw long-poll loop.
+                ready.TrySetResult();
+            }
+
             await foreach (StreamChunk chunk in stream.ReadAsync(new ReadOptions { Offset = start, Live = mode }, cancellationToken))
             {
                 if (!chunk.Data.IsEmpty)

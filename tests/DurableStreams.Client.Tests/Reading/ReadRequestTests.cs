@@ -1,8 +1,11 @@
 using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace DurableStreams.Tests.Reading;
 
-/// <summary>The exact requests a read sends in each mode: fetch-then-live, cursor echo, parameter order, headers.</summary>
+/// <summary>The exact requests a read sends in each mode: fetch-then-live for SSE, straight long-poll, cursor echo, parameter order, headers.</summary>
 public sealed class ReadRequestTests : IDisposable
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(20));
@@ -33,7 +36,7 @@ public sealed class ReadRequestTests : IDisposable
     }
 
     [Fact]
-    public async Task ReadAsync_LongPoll_FirstRequestIsCatchUpThenLongPollsEchoingTheLastCursor()
+    public async Task ReadAsync_LongPoll_FirstRequestIsLongPollThenLongPollsEchoingTheLastCursor()
     {
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "10"))
@@ -52,7 +55,7 @@ public sealed class ReadRequestTests : IDisposable
 
         Assert.Equal(
             [
-                "alpha=a&beta=b&offset=-1&zeta=z",
+                "alpha=a&beta=b&live=long-poll&offset=-1&zeta=z",
                 "alpha=a&beta=b&cursor=10&live=long-poll&offset=0000_0001&zeta=z",
                 "alpha=a&beta=b&cursor=11&live=long-poll&offset=0000_0001&zeta=z",
                 "alpha=a&beta=b&cursor=11&live=long-poll&offset=0000_0002&zeta=z",
@@ -75,7 +78,7 @@ public sealed class ReadRequestTests : IDisposable
 
         await client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
 
-        Assert.Equal(["offset=-1", "cursor=1&live=long-poll&offset=0000_0000", "offset=0000_0001"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal(["live=long-poll&offset=-1", "cursor=1&live=long-poll&offset=0000_0000", "offset=0000_0001"], handler.Requests.Select(r => r.Query()));
     }
 
     [Fact]
@@ -117,19 +120,154 @@ public sealed class ReadRequestTests : IDisposable
     }
 
     [Fact]
-    public async Task ReadAsync_OffsetNow_CatchUpFromNowThenLiveFromTheTail()
+    public async Task ReadAsync_OffsetNowSse_CatchUpFromNowThenSseFromTheTail()
     {
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("", "0000_0042"))
+            .Then(_ => ReadScript.Sse(ReadScript.Control("0000_0042", cursor: null, closed: true)));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Offset = Offset.Now, Live = LiveMode.Sse }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["offset=now", "live=sse&offset=0000_0042"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal(Offset.Now, chunks[0].StartOffset);
+        Assert.True(chunks[0].Data.IsEmpty);
+    }
+
+    [Fact]
+    public async Task ReadAsync_OffsetNowLongPoll_OneLongPollFromNowWaitsAtTheTail()
+    {
+        var handler = new RecordingHandler()
             .Then(_ => ReadScript.NoContent("0000_0042", cursor: null, closed: true));
         using DurableStreamClient client = TestClients.Create(handler);
 
         List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
             .ReadAsync(new ReadOptions { Offset = Offset.Now, Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
 
-        Assert.Equal(["offset=now", "live=long-poll&offset=0000_0042"], handler.Requests.Select(r => r.Query()));
-        Assert.Equal(Offset.Now, chunks[0].StartOffset);
-        Assert.True(chunks[0].Data.IsEmpty);
+        // PROTOCOL.md §5.7, §8: a long-poll from "now" waits at the tail at once; no catch-up request first.
+        Assert.Equal(["live=long-poll&offset=now"], handler.Requests.Select(r => r.Query()));
+        StreamChunk chunk = Assert.Single(chunks);
+        Assert.Equal(Offset.Now, chunk.StartOffset);
+        Assert.Equal(new Offset("0000_0042"), chunk.NextOffset);
+        Assert.Equal(204, chunk.Status);
+    }
+
+    [Fact]
+    public async Task ReadAsync_LongPollAtTheTail_FirstChunkIsTheFirstNewDataWithoutAnEmptyCatchUp()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("new", "0000_0008", cursor: "3"))
+            .Then(_ => ReadScript.NoContent("0000_0008", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Offset = new Offset("0000_0005"), Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["live=long-poll&offset=0000_0005", "cursor=3&live=long-poll&offset=0000_0008"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal(["new", ""], chunks.Select(c => c.Utf8()));
+    }
+
+    [Fact]
+    public async Task ReadAsync_LongPollFailsBeforeAndAfterConnecting_OnlyTheFailureAfterConnectingIsAReconnect()
+    {
+        var collector = new FakeLogCollector();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(new FakeLoggerProvider(collector)));
+        var handler = new RecordingHandler()
+            .ThenThrow(() => new HttpRequestException("Connection refused", new SocketException((int)SocketError.ConnectionRefused)))
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", cursor: "2"))
+            .ThenThrow(() => new HttpRequestException("Connection reset", new SocketException((int)SocketError.ConnectionReset)))
+            .Then(_ => ReadScript.NoContent("0000_0001", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler, o =>
+        {
+            o.Retry = TestClients.FastRetry(maxRetries: 2);
+            o.ReadRetry = TestClients.FastRetry(maxRetries: 2);
+            o.LoggerFactory = loggerFactory;
+        });
+
+        await client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
+
+        // The first request of a long-poll read is a long-poll now, but failing it is a failed start
+        // (retried and logged as such), not a reconnect of a live read.
+        Assert.Equal(
+            ["live=long-poll&offset=-1", "live=long-poll&offset=-1", "cursor=2&live=long-poll&offset=0000_0001", "cursor=2&live=long-poll&offset=0000_0001"],
+            handler.Requests.Select(r => r.Query()));
+        FakeLogRecord reconnect = Assert.Single(collector.GetSnapshot(), r => r.Id.Id == 2);
+        Assert.Contains("0000_0001", reconnect.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadAsync_AutoOnAStreamKnownToBeBinary_StartsWithLongPoll()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", "application/octet-stream", cursor: "4"))
+            .Then(_ => ReadScript.NoContent("0000_0001", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(TestClients.StreamUrl, "application/octet-stream")
+            .ReadAsync(new ReadOptions { Live = LiveMode.Auto }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["live=long-poll&offset=-1", "cursor=4&live=long-poll&offset=0000_0001"], handler.Requests.Select(r => r.Query()));
+    }
+
+    [Fact]
+    public async Task ReadAsync_AutoOnAStreamKnownToBeJson_CatchesUpBeforeSse()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("[]", "0000_0000", "application/json"))
+            .Then(_ => ReadScript.Sse(ReadScript.Control("0000_0000", cursor: null, closed: true)));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(TestClients.StreamUrl, "application/json")
+            .ReadAsync(new ReadOptions { Live = LiveMode.Auto }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["offset=-1", "live=sse&offset=0000_0000"], handler.Requests.Select(r => r.Query()));
+    }
+
+    [Fact]
+    public async Task ReadAsync_LongPollFromACheckpoint_FirstLongPollAtTheCheckpointSkipsWhatWasProcessed()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("abcd", "0000_0004", cursor: "6"))
+            .Then(_ => ReadScript.NoContent("0000_0004", cursor: null, closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Checkpoint = new ReadCheckpoint(Offset.Beginning, 2, null), Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["live=long-poll&offset=-1", "cursor=6&live=long-poll&offset=0000_0004"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal(["cd", ""], chunks.Select(c => c.Utf8()));
+    }
+
+    [Theory]
+    [InlineData(LiveMode.LongPoll)]
+    [InlineData(LiveMode.Sse)]
+    [InlineData(LiveMode.Auto)]
+    public async Task ReadAllBytesAsync_LiveModeSet_CatchesUpOnlyAndEndsAtTheTail(LiveMode live)
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("ab", "0000_0002", "application/octet-stream"));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        byte[] all = await client.GetStream(TestClients.StreamUrl, "application/octet-stream")
+            .ReadAllBytesAsync(new ReadOptions { Live = live }, Ct);
+
+        Assert.Equal(["offset=-1"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal("ab"u8.ToArray(), all);
+    }
+
+    [Fact]
+    public async Task ReadAllJsonAsync_LongPoll_CatchesUpOnlyAndEndsAtTheTail()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("[1,2]", "0000_0002", "application/json"));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        IReadOnlyList<int> all = await client.GetStream(TestClients.StreamUrl, "application/json")
+            .ReadAllJsonAsync<int>(new ReadOptions { Live = LiveMode.LongPoll }, Ct);
+
+        Assert.Equal(["offset=-1"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal([1, 2], all);
     }
 
     [Fact]

@@ -68,8 +68,13 @@ internal sealed partial class ReadSession
     private int _responsesWithoutProgress;
     private int _shortLongPolls;
 
-    private ReadSession(DurableStream stream, ReadOptions options, Offset start, string? cursor)
+    // Set for the typed JSON reader, which checks each response's array itself in the same pass
+    // that deserializes it (before it hands out any message), so this loop does not scan it first.
+    private readonly bool _jsonCheckedByConsumer;
+
+    private ReadSession(DurableStream stream, ReadOptions options, Offset start, string? cursor, bool jsonCheckedByConsumer)
     {
+        _jsonCheckedByConsumer = jsonCheckedByConsumer;
         _stream = stream;
         _options = options;
         _transport = stream.Client.Transport;
@@ -88,7 +93,11 @@ internal sealed partial class ReadSession
         _cursor = string.IsNullOrEmpty(cursor) ? null : cursor;
         _contentType = stream.ContentType;
         _live = options.Live;
-        _phase = ReadPhase.CatchUp;
+        ResolveAuto(force: false);
+
+        // PROTOCOL.md §5.7: a long-poll at an offset where data exists answers at once, so a read
+        // that follows with long-poll needs no catch-up request first; SSE keeps fetch-then-live.
+        _phase = _live == LiveMode.LongPoll ? ReadPhase.LongPoll : ReadPhase.CatchUp;
     }
 
     public static IAsyncEnumerable<StreamChunk> RunAsync(
@@ -96,8 +105,9 @@ internal sealed partial class ReadSession
         ReadOptions options,
         Offset start,
         string? cursor,
-        CancellationToken cancellationToken) =>
-        new ReadSession(stream, options, start, cursor).ReadAsync(cancellationToken);
+        CancellationToken cancellationToken,
+        bool jsonCheckedByConsumer = false) =>
+        new ReadSession(stream, options, start, cursor, jsonCheckedByConsumer).ReadAsync(cancellationToken);
 
     private async IAsyncEnumerable<StreamChunk> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -125,9 +135,11 @@ internal sealed partial class ReadSession
     };
 
     /// <summary>
-    /// The phase after a completed response or SSE group. Fetch-then-live (PROTOCOL.md §5.6): plain
-    /// catch-up GETs until a response is up to date, only then the live mode, and back to catch-up
-    /// whenever a long-poll answer is not up to date; an SSE connection stays in SSE.
+    /// The phase after a completed response or SSE group. For SSE, fetch-then-live (PROTOCOL.md §5.6,
+    /// §5.8): plain catch-up GETs until a response is up to date, only then the SSE connection, which
+    /// stays in SSE. A long-poll read starts with a long-poll (PROTOCOL.md §5.7: it answers at once
+    /// where data exists), and goes to catch-up GETs whenever a long-poll answer is not up to date
+    /// (the rest of a long backlog reads as plain, cacheable pages).
     /// </summary>
     private ReadPhase PhaseAfter(bool upToDate, bool closed)
     {
@@ -403,9 +415,18 @@ internal sealed partial class ReadSession
     private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, Offset start, out int messages, CancellationToken cancellationToken)
     {
         messages = 0;
-        if (body.Span.Trim(" \t\r\n"u8).IsEmpty)
+        ReadOnlySpan<byte> trimmed = body.Span.Trim(" \t\r\n"u8);
+        if (trimmed.IsEmpty)
         {
             return ReadOnlyMemory<byte>.Empty;
+        }
+
+        if (_jsonCheckedByConsumer)
+        {
+            // The typed reader checks the whole array before its first message and counts the
+            // messages; only "[]" is recognized here, so that an empty answer reads as empty.
+            bool emptyArray = trimmed.Length >= 2 && trimmed[0] == (byte)'[' && trimmed[^1] == (byte)']' && trimmed[1..^1].Trim(" \t\r\n"u8).IsEmpty;
+            return emptyArray ? ReadOnlyMemory<byte>.Empty : body;
         }
 
         try
@@ -601,7 +622,7 @@ internal sealed partial class ReadSession
         }
 
         DurableStreamsTelemetry.Retries.Add(1, new KeyValuePair<string, object?>("durable_streams.operation", Operation));
-        if (live)
+        if (live && _connected)
         {
             CountReconnect(failure.Status == 0 ? "the connection failed" : $"HTTP {failure.Status}");
         }
