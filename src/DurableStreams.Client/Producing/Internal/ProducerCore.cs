@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Text.Json.Serialization.Metadata;
 using DurableStreams.Internal;
@@ -203,6 +204,7 @@ internal sealed class ProducerCore
 
     // ---- Appending --------------------------------------------------------------------------------
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryAddBytes(ReadOnlySpan<byte> data)
     {
         lock (_gate)
@@ -582,6 +584,7 @@ internal sealed class ProducerCore
     // ---- Dispatch ------------------------------------------------------------------------------------
 
     /// <summary>Starts sending queued batches while request slots are free.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DispatchLocked()
     {
         if (_state is not (ProducerState.Open or ProducerState.Closing) || _sequencer.State == EpochState.Claiming)
