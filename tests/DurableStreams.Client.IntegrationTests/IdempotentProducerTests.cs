@@ -284,6 +284,37 @@ public sealed class IdempotentProducerTests(ReferenceServerFixture server) : IDi
         List<JsonElement> messages = await ReadJsonMessagesAsync(direct.Url);
         Assert.Equal(Enumerable.Range(0, Count), messages.Select(m => m.GetProperty("id").GetInt32()));
     }
+
+    [Fact]
+    public async Task AppendAsync_FullBatchesWithDefaultPipelining_NoBatchIsRefusedOrUploadedTwice()
+    {
+        // 40 messages of 256 KiB fill 1 MiB batches (MaxBatchBytes) while the first is in flight.
+        // Sent side by side, a later batch can finish its upload first and is refused (409) after
+        // the server read all of it; the producer must not let that happen to large batches.
+        var statuses = new StatusCountingHandler(new SocketsHttpHandler());
+        using var client = new DurableStreamClient(new HttpClient(statuses), new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
+        CreateStreamResult created = await client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl("producer-large"), ContentType = "application/octet-stream" }, Ct);
+        byte[] message = new byte[256 * 1024];
+        await using (IdempotentProducer producer = created.Stream.CreateProducer("large", new ProducerOptions { Linger = TimeSpan.Zero }))
+        {
+            for (int i = 0; i < 40; i++)
+            {
+                message.AsSpan().Fill((byte)('a' + (i % 26)));
+                await producer.AppendAsync(message, Ct);
+            }
+
+            await producer.FlushAsync(Ct);
+        }
+
+        Assert.Equal(0, statuses.Count(HttpMethod.Post, HttpStatusCode.Conflict));
+        Assert.True(statuses.Count(HttpMethod.Post, HttpStatusCode.OK) >= 10);
+        byte[] stored = [.. (await ReadAllPagesAsync(created.Stream.Url)).Pages.SelectMany(page => page)];
+        Assert.Equal(40 * message.Length, stored.Length);
+        for (int i = 0; i < 40; i++)
+        {
+            Assert.True(stored.AsSpan(i * message.Length, message.Length).IndexOfAnyExcept((byte)('a' + (i % 26))) < 0, $"Message {i} is not where it belongs.");
+        }
+    }
 }
 
 public sealed record Message(int Id, string Text);
@@ -306,3 +337,18 @@ internal sealed class CountingLogger : Microsoft.Extensions.Logging.ILogger
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(Message))]
 internal sealed partial class TestJson : System.Text.Json.Serialization.JsonSerializerContext;
+
+/// <summary>Counts responses by request method and status code.</summary>
+internal sealed class StatusCountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int), int> _counts = new();
+
+    public int Count(HttpMethod method, HttpStatusCode status) => _counts.GetValueOrDefault((method.Method, (int)status));
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response = await base.SendAsync(request, cancellationToken);
+        _counts.AddOrUpdate((request.Method.Method, (int)response.StatusCode), 1, (_, n) => n + 1);
+        return response;
+    }
+}

@@ -121,8 +121,11 @@ public sealed class ProducerOptions
     /// <remarks>
     /// Pipelined batches travel on separate connections and can reach the server out of order. A
     /// server that refuses such a batch (409 with a lower <c>Producer-Expected-Seq</c>, PROTOCOL.md
-    /// §5.2.1) instead of waiting for its predecessor makes the producer re-send it; after the first
-    /// such refusal the producer sends one batch at a time, so that no batch is uploaded twice.
+    /// §5.2.1) instead of waiting for its predecessor makes the producer re-send it. To keep that
+    /// rare, a batch is sent only after the previous batch's body has been written in full, and a
+    /// batch with a body larger than 64 KiB is followed only after its response (so full batches go
+    /// one at a time). After the first refusal the producer sends one batch at a time, so that no
+    /// batch is uploaded twice.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
     public int MaxInFlight

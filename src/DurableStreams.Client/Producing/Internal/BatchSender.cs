@@ -189,7 +189,7 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
         if (batch.Body.Length > 0)
         {
             request.ContentType = contentType ?? MediaTypes.OctetStream;
-            request.Content = batch.CreateContent;
+            request.Content = () => batch.CreateContent(core.BodySent);
         }
 
         if (_headersProvider is not null)

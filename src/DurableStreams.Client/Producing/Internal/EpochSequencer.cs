@@ -175,6 +175,7 @@ internal sealed class EpochSequencer(long epoch, bool autoClaim)
                 batch.Epoch = newEpoch;
                 batch.Seq = seq++;
                 batch.Ambiguous = false;
+                batch.BodySent = false;
             }
         }
 

@@ -88,6 +88,9 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
     /// <summary>An attempt got no answer, so the server may or may not have stored the current (epoch, seq).</summary>
     public bool Ambiguous { get; set; }
 
+    /// <summary>Whether the body of an attempt has been handed to the connection in full. Changed under the producer's lock.</summary>
+    public bool BodySent { get; set; }
+
     /// <summary>The response's <c>Stream-Next-Offset</c>, on success.</summary>
     public Offset? NextOffset { get; set; }
 
@@ -214,8 +217,8 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
         _itemEnds = NoEnds;
     }
 
-    /// <summary>A request body over the sealed bytes (called for each attempt).</summary>
-    public HttpContent CreateContent() => new BatchContent(Body);
+    /// <summary>A request body over the sealed bytes (called for each attempt); <paramref name="written"/> runs once the whole body was written.</summary>
+    public HttpContent CreateContent(Action<ProducerBatch>? written = null) => new BatchContent(this, Body, written);
 
     public void Advance(int count) => _length += count;
 
@@ -255,16 +258,22 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
     }
 
     /// <summary>The sealed body, written without copying.</summary>
-    private sealed class BatchContent(ReadOnlyMemory<byte> body) : HttpContent
+    private sealed class BatchContent(ProducerBatch batch, ReadOnlyMemory<byte> body, Action<ProducerBatch>? written) : HttpContent
     {
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-            stream.WriteAsync(body).AsTask();
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
 
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-            stream.WriteAsync(body, cancellationToken).AsTask();
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await stream.WriteAsync(body, cancellationToken).ConfigureAwait(false);
+            written?.Invoke(batch);
+        }
 
-        protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+        protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
             stream.Write(body.Span);
+            written?.Invoke(batch);
+        }
 
         protected override bool TryComputeLength(out long length)
         {
