@@ -62,10 +62,15 @@ internal sealed class HttpTransport
             return await SendCoreAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal);
+        // A caller's token that can never be cancelled needs no link: the disposal token alone
+        // ends the request (most calls pass none, and a linked source costs an allocation and a
+        // registration on the client-wide disposal source per request).
+        using CancellationTokenSource? linked = cancellationToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal)
+            : null;
         try
         {
-            return await SendCoreAsync(request, linked.Token).ConfigureAwait(false);
+            return await SendCoreAsync(request, linked?.Token ?? _disposal).ConfigureAwait(false);
         }
         catch (Exception ex) when (_disposal.IsCancellationRequested && !cancellationToken.IsCancellationRequested &&
                                    ex is OperationCanceledException or ObjectDisposedException or HttpRequestException or IOException)
