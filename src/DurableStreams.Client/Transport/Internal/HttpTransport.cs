@@ -188,12 +188,16 @@ internal sealed class HttpTransport
         // A handler that follows redirects itself changes the message's URL and method in place.
         Uri sentUrl = message.RequestUri!;
         HttpMethod sentMethod = message.Method;
-        long started = Stopwatch.GetTimestamp();
-        string status = "error";
+
+        // The duration and its tags are worked out only when a meter listener or debug logging
+        // observes them: without one, Record would discard them.
+        bool observed = DurableStreamsTelemetry.RequestDuration.Enabled || _logger.IsEnabled(LogLevel.Debug);
+        long started = observed ? Stopwatch.GetTimestamp() : 0;
+        int statusCode = 0;
         try
         {
             HttpResponseMessage response = await _http.SendAsync(message, completion, cancellationToken).ConfigureAwait(false);
-            status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            statusCode = (int)response.StatusCode;
             if (response.RequestMessage?.RequestUri is { } answered &&
                 (!RedirectPolicy.SameOrigin(sentUrl, answered) || response.RequestMessage.Method != sentMethod))
             {
@@ -212,14 +216,9 @@ internal sealed class HttpTransport
         }
         finally
         {
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
-            DurableStreamsTelemetry.RequestDuration.Record(
-                elapsed.TotalSeconds,
-                new KeyValuePair<string, object?>("durable_streams.operation", request.Operation),
-                new KeyValuePair<string, object?>("http.response.status_code", status));
-            if (_logger.IsEnabled(LogLevel.Debug))
+            if (observed)
             {
-                LogCompleted(request, sentUrl, status, elapsed);
+                RecordCompleted(request, sentUrl, statusCode, Stopwatch.GetElapsedTime(started));
             }
         }
     }
@@ -249,11 +248,23 @@ internal sealed class HttpTransport
             request.Url);
     }
 
-    private void LogCompleted(StreamRequest request, Uri sentUrl, string status, TimeSpan elapsed)
+    /// <summary>The request-duration histogram (status "error" when no response came) and the debug log line.</summary>
+    private void RecordCompleted(StreamRequest request, Uri sentUrl, int statusCode, TimeSpan elapsed)
     {
-        string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(sentUrl);
-        int code = status == "error" ? 0 : int.Parse(status, System.Globalization.CultureInfo.InvariantCulture);
-        Log.RequestCompleted(_logger, request.Method.Method, url, request.Operation, code, elapsed.TotalMilliseconds);
+        if (DurableStreamsTelemetry.RequestDuration.Enabled)
+        {
+            string status = statusCode == 0 ? "error" : statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            DurableStreamsTelemetry.RequestDuration.Record(
+                elapsed.TotalSeconds,
+                new KeyValuePair<string, object?>("durable_streams.operation", request.Operation),
+                new KeyValuePair<string, object?>("http.response.status_code", status));
+        }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(sentUrl);
+            Log.RequestCompleted(_logger, request.Method.Method, url, request.Operation, statusCode, elapsed.TotalMilliseconds);
+        }
     }
 
     private static Activity? StartActivity(StreamRequest request)
