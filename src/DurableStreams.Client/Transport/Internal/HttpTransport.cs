@@ -323,6 +323,13 @@ internal sealed class HttpTransport
             }
 
             // Precedence: per-call and protocol headers, then the dynamic provider, then defaults.
+            if (_options.HeadersProvider is null && _options.DefaultHeaders.Count == 0 && request.Headers.Count <= 1)
+            {
+                // Nothing to override or be overridden by: no set of names to keep.
+                AddHeaders(message, seen: null, request.Headers);
+                return message;
+            }
+
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             AddHeaders(message, seen, request.Headers);
             if (_options.HeadersProvider is { } headerProvider)
@@ -342,6 +349,12 @@ internal sealed class HttpTransport
 
     private async ValueTask<Uri> BuildUrlAsync(StreamRequest request, CancellationToken cancellationToken)
     {
+        if (request.ExtraQuery is null && _options.QueryParametersProvider is null && _options.DefaultQueryParameters.Count == 0)
+        {
+            // Only the protocol's own parameters, whose names never repeat.
+            return DurableStreams.Internal.UrlUtilities.WithQuery(request.Url, request.Query);
+        }
+
         var query = new List<KeyValuePair<string, string>>(request.Query);
         var queryNames = new HashSet<string>(request.Query.Select(p => p.Key), StringComparer.Ordinal);
         if (request.ExtraQuery is not null)
@@ -369,11 +382,11 @@ internal sealed class HttpTransport
         }
     }
 
-    private static void AddHeaders(HttpRequestMessage message, HashSet<string> seen, IEnumerable<KeyValuePair<string, string>> headers)
+    private static void AddHeaders(HttpRequestMessage message, HashSet<string>? seen, IEnumerable<KeyValuePair<string, string>> headers)
     {
         foreach ((string name, string value) in headers)
         {
-            if (!seen.Add(name))
+            if (seen is not null && !seen.Add(name))
             {
                 continue;
             }
