@@ -323,7 +323,10 @@ internal sealed class HttpTransport
             }
 
             // Precedence: per-call and protocol headers, then the dynamic provider, then defaults.
-            if (_options.HeadersProvider is null && _options.DefaultHeaders.Count == 0 && request.Headers.Count <= 1)
+            IReadOnlyDictionary<string, string>? provided = _options.HeadersProvider is { } headerProvider
+                ? await headerProvider(cancellationToken).ConfigureAwait(false)
+                : null;
+            if ((provided is null || provided.Count == 0) && _options.DefaultHeaders.Count == 0 && request.Headers.Count <= 1)
             {
                 // Nothing to override or be overridden by: no set of names to keep.
                 AddHeaders(message, seen: null, request.Headers);
@@ -332,9 +335,9 @@ internal sealed class HttpTransport
 
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             AddHeaders(message, seen, request.Headers);
-            if (_options.HeadersProvider is { } headerProvider)
+            if (provided is not null)
             {
-                AddHeaders(message, seen, await headerProvider(cancellationToken).ConfigureAwait(false));
+                AddHeaders(message, seen, provided);
             }
 
             AddHeaders(message, seen, _options.DefaultHeaders);
