@@ -57,20 +57,70 @@ internal sealed class HttpTransport
             throw DurableStreamClient.DisposedException();
         }
 
-        if (!_disposal.CanBeCanceled)
-        {
-            return await SendCoreAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-
-        // A caller's token that can never be cancelled needs no link: the disposal token alone
-        // ends the request (most calls pass none, and a linked source costs an allocation and a
-        // registration on the client-wide disposal source per request).
-        using CancellationTokenSource? linked = cancellationToken.CanBeCanceled
+        // Disposing the client ends its requests: the caller's token is linked with the disposal
+        // token. A caller's token that can never be cancelled needs no link: the disposal token
+        // alone ends the request (most calls pass none, and a linked source costs an allocation and
+        // a registration on the client-wide disposal source per request).
+        using CancellationTokenSource? linked = _disposal.CanBeCanceled && cancellationToken.CanBeCanceled
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal)
             : null;
+        CancellationToken token = linked?.Token ?? (_disposal.CanBeCanceled ? _disposal : cancellationToken);
+
+        // One method for the disposal, the span, the retries and the failure translation: every
+        // async layer that suspends while the request is in flight allocates its state machine.
         try
         {
-            return await SendCoreAsync(request, linked?.Token ?? _disposal).ConfigureAwait(false);
+            ResilienceContext? context = null;
+            using Activity? activity = StartActivity(request);
+            try
+            {
+                HttpResponseMessage response;
+                if (request.Policy.PollyRetries)
+                {
+                    context = ResilienceContextPool.Shared.Get(token);
+                    context.Properties.Set(RequestKey, request);
+                    response = await _retryPipeline.ExecuteAsync(
+                        static (ctx, self) => new ValueTask<HttpResponseMessage>(self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken)),
+                        context,
+                        this).ConfigureAwait(false);
+                }
+                else
+                {
+                    response = await SendOnceAsync(request, token).ConfigureAwait(false);
+                }
+
+                if (activity is not null)
+                {
+                    activity.SetTag("http.response.status_code", (int)response.StatusCode);
+                    activity.SetTag("durable_streams.retry_count", request.Retries);
+                    if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NotModified)
+                    {
+                        activity.SetStatus(ActivityStatusCode.Error, $"HTTP {(int)response.StatusCode}");
+                    }
+                }
+
+                return response;
+            }
+            catch (Exception ex) when (activity is not null && RecordFailure(activity, request, ex))
+            {
+                throw;
+            }
+            catch (OperationCanceledException ex) when (token.IsCancellationRequested && ex.CancellationToken != token)
+            {
+                // Report the request's token, not the linked per-attempt one.
+                throw new OperationCanceledException(ex.Message, ex, token);
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex))
+            {
+                throw WrapNetworkFailure(request, ex);
+            }
+            finally
+            {
+                if (context is not null)
+                {
+                    ResilienceContextPool.Shared.Return(context);
+                }
+            }
         }
         catch (Exception ex) when (_disposal.IsCancellationRequested && !cancellationToken.IsCancellationRequested &&
                                    ex is OperationCanceledException or ObjectDisposedException or HttpRequestException or IOException)
@@ -85,56 +135,38 @@ internal sealed class HttpTransport
         }
     }
 
-    private async Task<HttpResponseMessage> SendCoreAsync(StreamRequest request, CancellationToken cancellationToken)
-    {
-        ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(RequestKey, request);
-        using Activity? activity = StartActivity(request);
-        try
-        {
-            HttpResponseMessage response = !request.Policy.PollyRetries
-                ? await SendOnceAsync(request, cancellationToken).ConfigureAwait(false)
-                : await _retryPipeline.ExecuteAsync(
-                    static async (ctx, self) => await self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken).ConfigureAwait(false),
-                    context,
-                    this).ConfigureAwait(false);
-            if (activity is not null)
-            {
-                activity.SetTag("http.response.status_code", (int)response.StatusCode);
-                activity.SetTag("durable_streams.retry_count", request.Retries);
-                if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NotModified)
-                {
-                    activity.SetStatus(ActivityStatusCode.Error, $"HTTP {(int)response.StatusCode}");
-                }
-            }
-
-            return response;
-        }
-        catch (Exception ex) when (activity is not null && RecordFailure(activity, request, ex))
-        {
-            throw;
-        }
-        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
-        {
-            // Report the caller's own token, not the linked per-attempt one.
-            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex))
-        {
-            throw WrapNetworkFailure(request, ex);
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
-
-    /// <summary>One attempt: build, send, and apply the per-attempt timeout.</summary>
+    /// <summary>
+    /// One attempt: build, send, and apply the per-attempt timeout; the request and the same-origin
+    /// redirects it is answered with (<see cref="RedirectPolicy"/>) all fall within one timeout.
+    /// </summary>
     public async Task<HttpResponseMessage> SendOnceAsync(StreamRequest request, CancellationToken cancellationToken)
     {
         try
         {
-            return await SendAttemptAsync(request, cancellationToken).ConfigureAwait(false);
+            TimeSpan timeout = request.Policy.AttemptTimeout ? _options.RequestTimeout : Timeout.InfiniteTimeSpan;
+            using CancellationTokenSource? attempt = timeout == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt?.CancelAfter(timeout);
+            try
+            {
+                Uri? target = null;
+                for (int followed = 0; ; followed++)
+                {
+                    HttpResponseMessage response = await SendHopAsync(request, target, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
+                    if (!RedirectPolicy.IsRedirect(response.StatusCode))
+                    {
+                        return response;
+                    }
+
+                    using (response)
+                    {
+                        target = FollowOrThrow(request, response, followed);
+                    }
+                }
+            }
+            catch (OperationCanceledException ex) when (attempt is not null && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
+            }
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex) && !FailureClassifier.ProvablyNotSent(ex))
         {
@@ -144,38 +176,6 @@ internal sealed class HttpTransport
         catch (HttpRequestException ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsPermanentFailure(ex))
         {
             throw WrapPermanentFailure(request, ex);
-        }
-    }
-
-    /// <summary>
-    /// One attempt: the request, and the same-origin redirects it is answered with
-    /// (<see cref="RedirectPolicy"/>), all within one per-attempt timeout.
-    /// </summary>
-    private async Task<HttpResponseMessage> SendAttemptAsync(StreamRequest request, CancellationToken cancellationToken)
-    {
-        TimeSpan timeout = request.Policy.AttemptTimeout ? _options.RequestTimeout : Timeout.InfiniteTimeSpan;
-        using CancellationTokenSource? attempt = timeout == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attempt?.CancelAfter(timeout);
-        try
-        {
-            Uri? target = null;
-            for (int followed = 0; ; followed++)
-            {
-                HttpResponseMessage response = await SendHopAsync(request, target, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
-                if (!RedirectPolicy.IsRedirect(response.StatusCode))
-                {
-                    return response;
-                }
-
-                using (response)
-                {
-                    target = FollowOrThrow(request, response, followed);
-                }
-            }
-        }
-        catch (OperationCanceledException ex) when (attempt is not null && !cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
         }
     }
 
