@@ -314,9 +314,33 @@ public partial class DurableStream
         return raw;
     }
 
-    private async Task<AppendResult> AppendBytesAsync(ReadOnlyMemory<byte> data, AppendOptions? options, bool close, CancellationToken cancellationToken, bool jsonValue = false)
+    private Task<AppendResult> AppendBytesAsync(ReadOnlyMemory<byte> data, AppendOptions? options, bool close, CancellationToken cancellationToken, bool jsonValue = false)
+    {
+        if (_contentType is not { } known)
+        {
+            return LearnTypeThenAppendBytesAsync(data, options, close, jsonValue, cancellationToken);
+        }
+
+        // The content type is known (the usual case): no async layer of its own between the caller
+        // and the request, and failures still surface through the returned task.
+        try
+        {
+            return SendAppendAsync(NewBytesAppendRequest(known, data, options, close, jsonValue), cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<AppendResult>(ex);
+        }
+    }
+
+    private async Task<AppendResult> LearnTypeThenAppendBytesAsync(ReadOnlyMemory<byte> data, AppendOptions? options, bool close, bool jsonValue, CancellationToken cancellationToken)
     {
         string contentType = await EnsureContentTypeAsync(cancellationToken).ConfigureAwait(false);
+        return await SendAppendAsync(NewBytesAppendRequest(contentType, data, options, close, jsonValue), cancellationToken).ConfigureAwait(false);
+    }
+
+    private StreamRequest NewBytesAppendRequest(string contentType, ReadOnlyMemory<byte> data, AppendOptions? options, bool close, bool jsonValue)
+    {
         if (jsonValue && !MediaTypes.IsJson(contentType))
         {
             // A serialized .NET value is JSON; stored in a text or binary stream it would be one run
@@ -338,7 +362,7 @@ public partial class DurableStream
             request.AddHeader(ProtocolHeaders.Closed, ProtocolHeaders.True);
         }
 
-        return await SendAppendAsync(request, cancellationToken).ConfigureAwait(false);
+        return request;
     }
 
     private StreamRequest NewAppendRequest(string operation, RequestKind kind, string contentType, AppendOptions? options)

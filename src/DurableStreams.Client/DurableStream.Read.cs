@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -121,19 +122,32 @@ public partial class DurableStream
         ReadOptions plan = CatchUpOnly(Snapshot(options));
         using var buffer = new MemoryStream();
         bool json = false;
+
+        // The data of a read that fits one chunk (the common catch-up: one response) is not
+        // copied: the chunk's memory is the caller's (StreamChunk.Data), so it is returned as is.
+        ReadOnlyMemory<byte> only = default;
         await foreach (StreamChunk chunk in ReadChunksAsync(plan, cancellationToken, default).ConfigureAwait(false))
         {
             json |= MediaTypes.IsJson(chunk.ContentType);
             if (!chunk.Data.IsEmpty)
             {
-                if (json)
+                if (!json && only.IsEmpty && buffer.Length == 0)
                 {
-                    // A JSON stream reads back as one array of all its messages (PROTOCOL.md §9.1).
-                    AppendJsonElements(buffer, chunk);
+                    only = chunk.Data;
                 }
                 else
                 {
-                    buffer.Write(chunk.Data.Span);
+                    buffer.Write(only.Span);
+                    only = default;
+                    if (json)
+                    {
+                        // A JSON stream reads back as one array of all its messages (PROTOCOL.md §9.1).
+                        AppendJsonElements(buffer, chunk);
+                    }
+                    else
+                    {
+                        buffer.Write(chunk.Data.Span);
+                    }
                 }
             }
 
@@ -151,6 +165,12 @@ public partial class DurableStream
             }
 
             buffer.WriteByte((byte)']');
+        }
+        else if (!only.IsEmpty)
+        {
+            return MemoryMarshal.TryGetArray(only, out ArraySegment<byte> whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length
+                ? whole.Array
+                : only.ToArray();
         }
 
         return buffer.ToArray();

@@ -246,8 +246,8 @@ public partial class DurableStream
     /// <exception cref="StreamNotFoundException">The stream does not exist.</exception>
     /// <exception cref="StreamGoneException">The stream was deleted while forks still reference it.</exception>
     /// <exception cref="DurableStreamException">The server refused or could not be reached.</exception>
-    public virtual async Task<StreamMetadata> HeadAsync(CancellationToken cancellationToken = default) =>
-        (await HeadCoreAsync(missingIsNull: false, cancellationToken).ConfigureAwait(false))!;
+    public virtual Task<StreamMetadata> HeadAsync(CancellationToken cancellationToken = default) =>
+        HeadCoreAsync(missingIsNull: false, cancellationToken)!; // never null unless missingIsNull
 
     /// <summary>
     /// Whether the stream exists, with one <c>HEAD</c> (PROTOCOL.md §5.5), without an exception for

@@ -94,6 +94,39 @@ public sealed class ClientDisposalTests : IDisposable
     }
 
     [Fact]
+    public async Task Dispose_WhileARequestWithoutACallerTokenIsInFlight_EndsItWithObjectDisposed()
+    {
+        // No caller token: the transport sends with the client's disposal token alone (no linked source).
+        var handler = new HangingHandler();
+        DurableStreamClient client = Borrowing(handler);
+
+        Task<AppendResult> append = client.GetStream(TestClients.StreamUrl, "text/plain").AppendAsync("x");
+        await handler.Waiting.Task.WaitAsync(Ct);
+        client.Dispose();
+
+        AssertNamesTheClient(await Assert.ThrowsAsync<ObjectDisposedException>(() => append.WaitAsync(Ct)));
+    }
+
+    [Fact]
+    public async Task Dispose_WhileAHeadWithoutACallerTokenWaitsToRetry_EndsItWithObjectDisposed()
+    {
+        var time = new FakeTimeProvider();
+        var handler = new RecordingHandler().ThenRespond(HttpStatusCode.ServiceUnavailable);
+        DurableStreamClient client = Borrowing(handler, options =>
+        {
+            options.TimeProvider = time;
+            options.Retry = new RetryOptions(3, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), multiplier: 1.0, jitter: false);
+        });
+
+        Task<StreamMetadata> head = client.GetStream(TestClients.StreamUrl).HeadAsync();
+        await handler.WaitForRequestsAsync(1, Ct);
+        client.Dispose();
+
+        AssertNamesTheClient(await Assert.ThrowsAsync<ObjectDisposedException>(() => head.WaitAsync(Ct)));
+        Assert.Single(handler.Requests);
+    }
+
+    [Fact]
     public async Task Operations_AfterDispose_ThrowObjectDisposedBeforeAnyRequest()
     {
         var handler = new RecordingHandler().Then(_ => RecordingHandler.Ok(HttpStatusCode.OK, contentType: "text/plain"));

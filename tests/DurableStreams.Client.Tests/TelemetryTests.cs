@@ -123,6 +123,54 @@ public sealed class TelemetryTests : IDisposable
     }
 
     [Fact]
+    public async Task Metrics_AttemptWithoutAResponse_IsRecordedWithStatusError()
+    {
+        var statuses = new List<object?>();
+        string operation = "head";
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == DurableStreamsTelemetry.Name && instrument.Name == DurableStreamsTelemetry.RequestDurationInstrument)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            object? op = null, status = null;
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                op = tag.Key == "durable_streams.operation" ? tag.Value : op;
+                status = tag.Key == "http.response.status_code" ? tag.Value : status;
+            }
+
+            if (Equals(op, operation))
+            {
+                lock (statuses)
+                {
+                    statuses.Add(status);
+                }
+            }
+        });
+        meters.Start();
+        var handler = new RecordingHandler()
+            .ThenThrow(() => new HttpRequestException(HttpRequestError.ConnectionError, "refused", new System.Net.Sockets.SocketException(111)))
+            .Then(_ => RecordingHandler.Ok(HttpStatusCode.OK, contentType: "text/plain"));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(_url).HeadAsync(Ct);
+
+        lock (statuses)
+        {
+            // Other tests run in parallel: this test's HEADs are among the measurements.
+            Assert.Contains("error", statuses);
+            Assert.Contains("200", statuses);
+        }
+    }
+
+    [Fact]
     public async Task Logging_Retry_IsLoggedWithEventIdAndWithoutHeaderValues()
     {
         var collector = new FakeLogCollector();

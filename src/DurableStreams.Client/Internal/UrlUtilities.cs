@@ -19,11 +19,21 @@ internal static class UrlUtilities
             return url;
         }
 
-        // Stable sort by key so that a caller's duplicate keys keep their relative order.
-        KeyValuePair<string, string>[] sorted = [.. parameters.Select((p, i) => (p, i))
-            .OrderBy(x => x.p.Key, StringComparer.Ordinal)
-            .ThenBy(x => x.i)
-            .Select(x => x.p)];
+        // Stable sort by key so that a caller's duplicate keys keep their relative order: an
+        // insertion sort, as there are a handful of parameters.
+        KeyValuePair<string, string>[] sorted = [.. parameters];
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            KeyValuePair<string, string> current = sorted[i];
+            int j = i - 1;
+            while (j >= 0 && string.CompareOrdinal(sorted[j].Key, current.Key) > 0)
+            {
+                sorted[j + 1] = sorted[j];
+                j--;
+            }
+
+            sorted[j + 1] = current;
+        }
 
         var builder = new StringBuilder(url.GetLeftPart(UriPartial.Path));
         string existing = url.Query;

@@ -531,7 +531,7 @@ internal sealed partial class ReadSession
     {
         var request = new StreamRequest(HttpMethod.Get, _stream.Url, Operation, live is null ? RequestKind.CatchUpRead : RequestKind.LiveRead)
         {
-            ExtraQuery = _options.QueryParameters,
+            ExtraQuery = _options.QueryParameters.Count == 0 ? null : _options.QueryParameters,
         };
 
         // Always name the offset: the live modes require it (PROTOCOL.md §5.7, §5.8), and "-1" is the start.

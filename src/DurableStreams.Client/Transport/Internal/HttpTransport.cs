@@ -57,15 +57,70 @@ internal sealed class HttpTransport
             throw DurableStreamClient.DisposedException();
         }
 
-        if (!_disposal.CanBeCanceled)
-        {
-            return await SendCoreAsync(request, cancellationToken).ConfigureAwait(false);
-        }
+        // Disposing the client ends its requests: the caller's token is linked with the disposal
+        // token. A caller's token that can never be cancelled needs no link: the disposal token
+        // alone ends the request (most calls pass none, and a linked source costs an allocation and
+        // a registration on the client-wide disposal source per request).
+        using CancellationTokenSource? linked = _disposal.CanBeCanceled && cancellationToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal)
+            : null;
+        CancellationToken token = linked?.Token ?? (_disposal.CanBeCanceled ? _disposal : cancellationToken);
 
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal);
+        // One method for the disposal, the span, the retries and the failure translation: every
+        // async layer that suspends while the request is in flight allocates its state machine.
         try
         {
-            return await SendCoreAsync(request, linked.Token).ConfigureAwait(false);
+            ResilienceContext? context = null;
+            using Activity? activity = StartActivity(request);
+            try
+            {
+                HttpResponseMessage response;
+                if (request.Policy.PollyRetries)
+                {
+                    context = ResilienceContextPool.Shared.Get(token);
+                    context.Properties.Set(RequestKey, request);
+                    response = await _retryPipeline.ExecuteAsync(
+                        static (ctx, self) => new ValueTask<HttpResponseMessage>(self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken)),
+                        context,
+                        this).ConfigureAwait(false);
+                }
+                else
+                {
+                    response = await SendOnceAsync(request, token).ConfigureAwait(false);
+                }
+
+                if (activity is not null)
+                {
+                    activity.SetTag("http.response.status_code", (int)response.StatusCode);
+                    activity.SetTag("durable_streams.retry_count", request.Retries);
+                    if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NotModified)
+                    {
+                        activity.SetStatus(ActivityStatusCode.Error, $"HTTP {(int)response.StatusCode}");
+                    }
+                }
+
+                return response;
+            }
+            catch (Exception ex) when (activity is not null && RecordFailure(activity, request, ex))
+            {
+                throw;
+            }
+            catch (OperationCanceledException ex) when (token.IsCancellationRequested && ex.CancellationToken != token)
+            {
+                // Report the request's token, not the linked per-attempt one.
+                throw new OperationCanceledException(ex.Message, ex, token);
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex))
+            {
+                throw WrapNetworkFailure(request, ex);
+            }
+            finally
+            {
+                if (context is not null)
+                {
+                    ResilienceContextPool.Shared.Return(context);
+                }
+            }
         }
         catch (Exception ex) when (_disposal.IsCancellationRequested && !cancellationToken.IsCancellationRequested &&
                                    ex is OperationCanceledException or ObjectDisposedException or HttpRequestException or IOException)
@@ -80,56 +135,38 @@ internal sealed class HttpTransport
         }
     }
 
-    private async Task<HttpResponseMessage> SendCoreAsync(StreamRequest request, CancellationToken cancellationToken)
-    {
-        ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(RequestKey, request);
-        using Activity? activity = StartActivity(request);
-        try
-        {
-            HttpResponseMessage response = !request.Policy.PollyRetries
-                ? await SendOnceAsync(request, cancellationToken).ConfigureAwait(false)
-                : await _retryPipeline.ExecuteAsync(
-                    static async (ctx, self) => await self.SendOnceAsync(ctx.Properties.GetValue(RequestKey, null!), ctx.CancellationToken).ConfigureAwait(false),
-                    context,
-                    this).ConfigureAwait(false);
-            if (activity is not null)
-            {
-                activity.SetTag("http.response.status_code", (int)response.StatusCode);
-                activity.SetTag("durable_streams.retry_count", request.Retries);
-                if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NotModified)
-                {
-                    activity.SetStatus(ActivityStatusCode.Error, $"HTTP {(int)response.StatusCode}");
-                }
-            }
-
-            return response;
-        }
-        catch (Exception ex) when (activity is not null && RecordFailure(activity, request, ex))
-        {
-            throw;
-        }
-        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
-        {
-            // Report the caller's own token, not the linked per-attempt one.
-            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex))
-        {
-            throw WrapNetworkFailure(request, ex);
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
-
-    /// <summary>One attempt: build, send, and apply the per-attempt timeout.</summary>
+    /// <summary>
+    /// One attempt: build, send, and apply the per-attempt timeout; the request and the same-origin
+    /// redirects it is answered with (<see cref="RedirectPolicy"/>) all fall within one timeout.
+    /// </summary>
     public async Task<HttpResponseMessage> SendOnceAsync(StreamRequest request, CancellationToken cancellationToken)
     {
         try
         {
-            return await SendAttemptAsync(request, cancellationToken).ConfigureAwait(false);
+            TimeSpan timeout = request.Policy.AttemptTimeout ? _options.RequestTimeout : Timeout.InfiniteTimeSpan;
+            using CancellationTokenSource? attempt = timeout == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt?.CancelAfter(timeout);
+            try
+            {
+                Uri? target = null;
+                for (int followed = 0; ; followed++)
+                {
+                    HttpResponseMessage response = await SendHopAsync(request, target, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
+                    if (!RedirectPolicy.IsRedirect(response.StatusCode))
+                    {
+                        return response;
+                    }
+
+                    using (response)
+                    {
+                        target = FollowOrThrow(request, response, followed);
+                    }
+                }
+            }
+            catch (OperationCanceledException ex) when (attempt is not null && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
+            }
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FailureClassifier.IsNetworkFailure(ex) && !FailureClassifier.ProvablyNotSent(ex))
         {
@@ -142,38 +179,6 @@ internal sealed class HttpTransport
         }
     }
 
-    /// <summary>
-    /// One attempt: the request, and the same-origin redirects it is answered with
-    /// (<see cref="RedirectPolicy"/>), all within one per-attempt timeout.
-    /// </summary>
-    private async Task<HttpResponseMessage> SendAttemptAsync(StreamRequest request, CancellationToken cancellationToken)
-    {
-        TimeSpan timeout = request.Policy.AttemptTimeout ? _options.RequestTimeout : Timeout.InfiniteTimeSpan;
-        using CancellationTokenSource? attempt = timeout == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attempt?.CancelAfter(timeout);
-        try
-        {
-            Uri? target = null;
-            for (int followed = 0; ; followed++)
-            {
-                HttpResponseMessage response = await SendHopAsync(request, target, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
-                if (!RedirectPolicy.IsRedirect(response.StatusCode))
-                {
-                    return response;
-                }
-
-                using (response)
-                {
-                    target = FollowOrThrow(request, response, followed);
-                }
-            }
-        }
-        catch (OperationCanceledException ex) when (attempt is not null && !cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"The {request.Operation} request did not complete within {timeout.TotalSeconds:0.###} s.", ex);
-        }
-    }
-
     /// <summary>One HTTP request to <paramref name="target"/> (the request's own URL when null).</summary>
     private async Task<HttpResponseMessage> SendHopAsync(StreamRequest request, Uri? target, CancellationToken cancellationToken)
     {
@@ -183,12 +188,16 @@ internal sealed class HttpTransport
         // A handler that follows redirects itself changes the message's URL and method in place.
         Uri sentUrl = message.RequestUri!;
         HttpMethod sentMethod = message.Method;
-        long started = Stopwatch.GetTimestamp();
-        string status = "error";
+
+        // The duration and its tags are worked out only when a meter listener or debug logging
+        // observes them: without one, Record would discard them.
+        bool observed = DurableStreamsTelemetry.RequestDuration.Enabled || _logger.IsEnabled(LogLevel.Debug);
+        long started = observed ? Stopwatch.GetTimestamp() : 0;
+        int statusCode = 0;
         try
         {
             HttpResponseMessage response = await _http.SendAsync(message, completion, cancellationToken).ConfigureAwait(false);
-            status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            statusCode = (int)response.StatusCode;
             if (response.RequestMessage?.RequestUri is { } answered &&
                 (!RedirectPolicy.SameOrigin(sentUrl, answered) || response.RequestMessage.Method != sentMethod))
             {
@@ -207,14 +216,9 @@ internal sealed class HttpTransport
         }
         finally
         {
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
-            DurableStreamsTelemetry.RequestDuration.Record(
-                elapsed.TotalSeconds,
-                new KeyValuePair<string, object?>("durable_streams.operation", request.Operation),
-                new KeyValuePair<string, object?>("http.response.status_code", status));
-            if (_logger.IsEnabled(LogLevel.Debug))
+            if (observed)
             {
-                LogCompleted(request, sentUrl, status, elapsed);
+                RecordCompleted(request, sentUrl, statusCode, Stopwatch.GetElapsedTime(started));
             }
         }
     }
@@ -244,11 +248,23 @@ internal sealed class HttpTransport
             request.Url);
     }
 
-    private void LogCompleted(StreamRequest request, Uri sentUrl, string status, TimeSpan elapsed)
+    /// <summary>The request-duration histogram (status "error" when no response came) and the debug log line.</summary>
+    private void RecordCompleted(StreamRequest request, Uri sentUrl, int statusCode, TimeSpan elapsed)
     {
-        string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(sentUrl);
-        int code = status == "error" ? 0 : int.Parse(status, System.Globalization.CultureInfo.InvariantCulture);
-        Log.RequestCompleted(_logger, request.Method.Method, url, request.Operation, code, elapsed.TotalMilliseconds);
+        if (DurableStreamsTelemetry.RequestDuration.Enabled)
+        {
+            string status = statusCode == 0 ? "error" : statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            DurableStreamsTelemetry.RequestDuration.Record(
+                elapsed.TotalSeconds,
+                new KeyValuePair<string, object?>("durable_streams.operation", request.Operation),
+                new KeyValuePair<string, object?>("http.response.status_code", status));
+        }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            string url = DurableStreams.Internal.UrlUtilities.WithoutQuery(sentUrl);
+            Log.RequestCompleted(_logger, request.Method.Method, url, request.Operation, statusCode, elapsed.TotalMilliseconds);
+        }
     }
 
     private static Activity? StartActivity(StreamRequest request)
@@ -307,11 +323,21 @@ internal sealed class HttpTransport
             }
 
             // Precedence: per-call and protocol headers, then the dynamic provider, then defaults.
+            IReadOnlyDictionary<string, string>? provided = _options.HeadersProvider is { } headerProvider
+                ? await headerProvider(cancellationToken).ConfigureAwait(false)
+                : null;
+            if ((provided is null || provided.Count == 0) && _options.DefaultHeaders.Count == 0 && request.Headers.Count <= 1)
+            {
+                // Nothing to override or be overridden by: no set of names to keep.
+                AddHeaders(message, seen: null, request.Headers);
+                return message;
+            }
+
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             AddHeaders(message, seen, request.Headers);
-            if (_options.HeadersProvider is { } headerProvider)
+            if (provided is not null)
             {
-                AddHeaders(message, seen, await headerProvider(cancellationToken).ConfigureAwait(false));
+                AddHeaders(message, seen, provided);
             }
 
             AddHeaders(message, seen, _options.DefaultHeaders);
@@ -326,6 +352,12 @@ internal sealed class HttpTransport
 
     private async ValueTask<Uri> BuildUrlAsync(StreamRequest request, CancellationToken cancellationToken)
     {
+        if (request.ExtraQuery is null && _options.QueryParametersProvider is null && _options.DefaultQueryParameters.Count == 0)
+        {
+            // Only the protocol's own parameters, whose names never repeat.
+            return DurableStreams.Internal.UrlUtilities.WithQuery(request.Url, request.Query);
+        }
+
         var query = new List<KeyValuePair<string, string>>(request.Query);
         var queryNames = new HashSet<string>(request.Query.Select(p => p.Key), StringComparer.Ordinal);
         if (request.ExtraQuery is not null)
@@ -353,11 +385,11 @@ internal sealed class HttpTransport
         }
     }
 
-    private static void AddHeaders(HttpRequestMessage message, HashSet<string> seen, IEnumerable<KeyValuePair<string, string>> headers)
+    private static void AddHeaders(HttpRequestMessage message, HashSet<string>? seen, IEnumerable<KeyValuePair<string, string>> headers)
     {
         foreach ((string name, string value) in headers)
         {
-            if (!seen.Add(name))
+            if (seen is not null && !seen.Add(name))
             {
                 continue;
             }
