@@ -1,4 +1,3 @@
-using System.Net.ServerSentEvents;
 using System.Text;
 using DurableStreams.Reading.Internal;
 using DurableStreams.Testing;
@@ -6,7 +5,7 @@ using DurableStreams.Testing;
 namespace DurableStreams.Tests.Reading;
 
 /// <summary>
-/// The SSE event decoder alone (PROTOCOL.md §5.8), fed by the runtime's <see cref="SseParser"/> over
+/// The SSE event decoder alone (PROTOCOL.md §5.8), fed by <see cref="SseEventReader"/> over
 /// canned bytes: newline style × read sizes (1-byte trickle, odd splits, whole) × every split point,
 /// the spec's own examples as named tests, and the malformed events that must fail.
 /// </summary>
@@ -32,13 +31,18 @@ public sealed class SseEventDecoderTests : IDisposable
         using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), reads);
         Stream body = await content.ReadAsStreamAsync(Ct);
         var groups = new List<SseGroup>();
-        await foreach (SseItem<SseEvent> item in SseParser.Create(body, decoder.Decode).EnumerateAsync(Ct))
+        using var events = new SseEventReader(body, lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
+        do
         {
-            if (decoder.Add(item.Data) is { } group)
+            while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
             {
-                groups.Add(group);
+                if (decoder.Add(decoder.Decode(kind, data)) is { } group)
+                {
+                    groups.Add(group);
+                }
             }
         }
+        while (await events.FillAsync(Ct));
 
         return groups;
     }
@@ -208,6 +212,43 @@ public sealed class SseEventDecoderTests : IDisposable
 
         Assert.Equal("same", groups[0].Control.Cursor);
         Assert.Same(groups[0].Control.Cursor, groups[1].Control.Cursor);
+    }
+
+    [Fact]
+    public async Task Decode_ControlRepeatingTheOffset_ReusesTheString()
+    {
+        string control = "event: control\ndata: {\"streamNextOffset\":\"0000_0042\",\"upToDate\":true}\n\n";
+
+        List<SseGroup> groups = await DecodeAsync(control + control, [int.MaxValue], Decoder());
+
+        Assert.Equal(new Offset("0000_0042"), groups[1].Control.NextOffset);
+        Assert.Same(groups[0].Control.NextOffset.Value, groups[1].Control.NextOffset.Value);
+    }
+
+    [Theory]
+    [InlineData("{\"streamNextOffset\":\"a b\"}")]
+    [InlineData("{\"streamNextOffset\":\"a\\u0020b\"}")]
+    [InlineData("{\"streamNextOffset\":\"a/b\"}")]
+    [InlineData("{\"streamNextOffset\":\"a\\u0001b\"}")]
+    public async Task Decode_ControlWithAnOffsetTheConstructorRejects_Throws(string control)
+    {
+        string wire = "event: control\ndata: " + control + "\n\n";
+
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync(wire, [int.MaxValue], Decoder()));
+
+        Assert.Contains("invalid streamNextOffset", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"streamNextOffset\":\"caf\u00e9_1\"}", "caf\u00e9_1")]
+    [InlineData("{\"streamNextOffset\":\"a\\u005fb\"}", "a_b")]
+    public async Task Decode_ControlWithAnEscapedOrNonAsciiOffset_ParsedFromTheString(string control, string expected)
+    {
+        string wire = "event: control\ndata: " + control + "\n\n";
+
+        SseGroup group = Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder()));
+
+        Assert.Equal(expected, group.Control.NextOffset.Value);
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using DurableStreams.Diagnostics.Internal;

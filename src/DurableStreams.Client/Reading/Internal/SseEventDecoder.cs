@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Text;
 using System.Text.Json;
 
 namespace DurableStreams.Reading.Internal;
@@ -7,7 +8,7 @@ namespace DurableStreams.Reading.Internal;
 /// <summary>
 /// Decodes the events of one SSE connection (PROTOCOL.md §5.8) into groups: the data events up to
 /// and including their control event. No I/O and no read state: the parsed events go in
-/// (<see cref="Decode"/> is the <c>SseParser</c> item callback, <see cref="Add"/> collects them),
+/// (<see cref="Decode"/> takes each event <see cref="SseEventReader"/> dispatches, <see cref="Add"/> collects them),
 /// decoded groups come out, and a malformed event throws <see cref="SseDecodingException"/> naming
 /// what was wrong. The read checks the group's offsets against its own position.
 /// </summary>
@@ -22,6 +23,9 @@ internal sealed class SseEventDecoder
     private readonly List<byte[]> _data = [];
     private long _total;
     private string? _cursor;
+
+    // The last streamNextOffset: a control event repeating it (a keep-alive) reuses the string.
+    private Offset _lastOffset;
 
     /// <summary>Creates a decoder for one connection.</summary>
     /// <param name="base64">The response carried <c>stream-sse-data-encoding: base64</c>.</param>
@@ -38,18 +42,19 @@ internal sealed class SseEventDecoder
         _cursor = cursor;
     }
 
-    /// <summary>Decodes one dispatched event from its type and its UTF-8 data bytes (the <c>SseParser</c> item callback).</summary>
-    public SseEvent Decode(string type, ReadOnlySpan<byte> data)
+    /// <summary>Decodes one dispatched event from its type and its UTF-8 data bytes.</summary>
+    public SseEvent Decode(SseEventKind kind, ReadOnlySpan<byte> data)
     {
         if (data.Length > _maxEventBytes)
         {
+            string type = kind switch { SseEventKind.Data => "data", SseEventKind.Control => "control", _ => "SSE" };
             throw new SseDecodingException($"An SSE '{type}' event of {data.Length} bytes exceeds ReadOptions.MaxSseEventBytes ({_maxEventBytes} bytes)");
         }
 
-        return type switch
+        return kind switch
         {
-            "data" => new SseEvent(_base64 ? DecodeBase64(data) : data.ToArray(), null),
-            "control" => new SseEvent(null, ParseControl(data)),
+            SseEventKind.Data => new SseEvent(_base64 ? DecodeBase64(data) : data.ToArray(), null),
+            SseEventKind.Control => new SseEvent(null, ParseControl(data)),
 
             // PROTOCOL.md §5.8 defines only "data" and "control"; anything else is skipped.
             _ => default,
@@ -213,14 +218,15 @@ internal sealed class SseEventDecoder
 
     /// <summary>
     /// PROTOCOL.md §5.8: a control event is a JSON object with at least <c>streamNextOffset</c>.
-    /// Read with <see cref="Utf8JsonReader"/> alone (no JsonDocument), and an unchanged cursor reuses
-    /// the previous string, so a control event allocates only its offset.
+    /// Read with <see cref="Utf8JsonReader"/> alone (no JsonDocument), compared as bytes; an unchanged
+    /// cursor or offset reuses the previous string, so a control event allocates at most its new offset.
     /// </summary>
     private SseControl ParseControl(ReadOnlySpan<byte> data)
     {
         JsonTokenType rootToken;
         string? nextText = null;
         bool nextIsString = false;
+        Offset? checkedNext = null;
         string? cursor = null;
         bool upToDate = false;
         bool closed = false;
@@ -245,13 +251,14 @@ internal sealed class SseEventDecoder
                     {
                         reader.Read();
                         nextIsString = reader.TokenType == JsonTokenType.String;
-                        nextText = nextIsString ? reader.GetString() : null;
+                        checkedNext = nextIsString ? CheckedOffset(ref reader) : null;
+                        nextText = nextIsString && checkedNext is null ? reader.GetString() : null;
                     }
                     else if (reader.ValueTextEquals("streamCursor"u8))
                     {
                         reader.Read();
                         cursor = reader.TokenType != JsonTokenType.String ? null
-                            : _cursor is not null && reader.ValueTextEquals(_cursor) ? _cursor
+                            : _cursor is not null && !reader.ValueIsEscaped && Ascii.Equals(reader.ValueSpan, _cursor) ? _cursor
                             : reader.GetString();
                     }
                     else if (reader.ValueTextEquals("upToDate"u8))
@@ -280,7 +287,7 @@ internal sealed class SseEventDecoder
         }
         catch (JsonException ex)
         {
-            string preview = data.Length == 0 ? "an empty event" : $"'{System.Text.Encoding.UTF8.GetString(data[..Math.Min(data.Length, 200)])}'";
+            string preview = data.Length == 0 ? "an empty event" : $"'{Encoding.UTF8.GetString(data[..Math.Min(data.Length, 200)])}'";
             throw new SseDecodingException($"An SSE control event is not valid JSON: {preview} ({ex.Message})", ex);
         }
 
@@ -294,10 +301,17 @@ internal sealed class SseEventDecoder
             throw new SseDecodingException("An SSE control event has no streamNextOffset string");
         }
 
-        if (!Offset.TryParse(nextText, out Offset next) || next.IsNow || next.IsBeginning)
+        Offset next;
+        if (checkedNext is { } known)
+        {
+            next = known;
+        }
+        else if (!Offset.TryParse(nextText, out next) || next.IsNow || next.IsBeginning)
         {
             throw new SseDecodingException($"An SSE control event has the invalid streamNextOffset '{nextText}'");
         }
+
+        _lastOffset = next;
 
         if (!string.IsNullOrEmpty(cursor))
         {
@@ -305,6 +319,27 @@ internal sealed class SseEventDecoder
         }
 
         return new SseControl(next, cursor, upToDate, closed);
+    }
+
+    /// <summary>
+    /// The common case of streamNextOffset without escapes and of plain ASCII: checked on the bytes,
+    /// and the previous offset's string reused when they repeat it. Null for anything else, which
+    /// the caller checks on the string as before.
+    /// </summary>
+    private Offset? CheckedOffset(ref Utf8JsonReader reader)
+    {
+        ReadOnlySpan<byte> value = reader.ValueSpan;
+        if (reader.ValueIsEscaped || !Offset.IsValidUtf8(value) || value.SequenceEqual("now"u8) || value.SequenceEqual("-1"u8))
+        {
+            return null;
+        }
+
+        if (!_lastOffset.IsBeginning && Ascii.Equals(value, _lastOffset.Value))
+        {
+            return _lastOffset;
+        }
+
+        return Offset.FromChecked(Encoding.UTF8.GetString(value));
     }
 
     private static string KindOf(JsonTokenType token) => token switch
