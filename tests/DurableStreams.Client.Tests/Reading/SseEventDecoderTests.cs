@@ -333,4 +333,101 @@ public sealed class SseEventDecoderTests : IDisposable
 
         Assert.Equal(3, groups.Count);
     }
+
+    // ------------------------------------------------------------------ control events against JsonDocument
+
+    [Fact]
+    public async Task Decode_ControlEventVariants_SameFieldsOrErrorAsJsonDocument()
+    {
+        string[] values = ["\"0000_0007\"", "\"0000_0007\" ", "true", "false", "null", "7", "-1.5e3", "{}", "[]", "{\"a\":[1]}", "\"a\\\"b\"", "\"caf\u00e9\"", "\"\"", "\"now\"", "\"-1\"", "\"a b\"", "\"x\u0001\"", "tru", "\"open"];
+        string[] names = ["streamNextOffset", "streamCursor", "upToDate", "streamClosed", "other", "stream\\u004eextOffset"];
+        string[] spaces = ["", " ", "\t", "\r\n "];
+        var random = new Random(14);
+        for (int round = 0; round < 2000; round++)
+        {
+            var json = new StringBuilder();
+            string Space() => spaces[random.Next(spaces.Length)];
+            json.Append(Space()).Append('{');
+            int properties = random.Next(0, 6);
+            for (int p = 0; p < properties; p++)
+            {
+                string name = p == 0 && random.Next(3) > 0 ? "streamNextOffset" : names[random.Next(names.Length)];
+                string value = name == "streamNextOffset" && random.Next(3) > 0 ? $"\"0000_{random.Next(3):D4}\"" : values[random.Next(values.Length)];
+                json.Append(Space()).Append('"').Append(name).Append('"').Append(Space()).Append(':').Append(Space()).Append(value).Append(Space());
+                if (p < properties - 1)
+                {
+                    json.Append(',');
+                }
+            }
+
+            json.Append('}').Append(Space());
+            string text = json.ToString();
+            switch (random.Next(8))
+            {
+                case 0: text = text[..random.Next(text.Length)]; break;
+                case 1: text += random.Next(2) == 0 ? "}" : ","; break;
+                default: break;
+            }
+
+            string wire = "event: control\ndata: " + text.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal) + "\n\n";
+            string sent = text.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal);
+            string expected = ExpectedControl(sent);
+            string actual;
+            try
+            {
+                actual = Show(Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder(cursor: "0000_0001"))).Control);
+            }
+            catch (SseDecodingException)
+            {
+                actual = "error";
+            }
+
+            Assert.True(expected == actual, $"{sent}: expected {expected}, got {actual}");
+        }
+    }
+
+    private static string Show(SseControl control) => $"{control.NextOffset.Value}|{control.Cursor ?? "<null>"}|{control.UpToDate}|{control.Closed}";
+
+    /// <summary>What a control event must decode to, by JsonDocument: the last value of each property counts.</summary>
+    private static string ExpectedControl(string json)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+            {
+                return "error";
+            }
+
+            System.Text.Json.JsonElement? next = null, cursor = null, upToDate = null, closed = null;
+            foreach (System.Text.Json.JsonProperty property in document.RootElement.EnumerateObject())
+            {
+                switch (property.Name)
+                {
+                    case "streamNextOffset": next = property.Value; break;
+                    case "streamCursor": cursor = property.Value; break;
+                    case "upToDate": upToDate = property.Value; break;
+                    case "streamClosed": closed = property.Value; break;
+                    default: break;
+                }
+            }
+
+            if (next is not { ValueKind: System.Text.Json.JsonValueKind.String } n
+                || !Offset.TryParse(n.GetString(), out Offset offset) || offset.IsNow || offset.IsBeginning)
+            {
+                return "error";
+            }
+
+            string? cursorText = cursor is { ValueKind: System.Text.Json.JsonValueKind.String } c ? c.GetString() : null;
+            return Show(new SseControl(
+                offset,
+                cursorText,
+                upToDate is { ValueKind: System.Text.Json.JsonValueKind.True },
+                closed is { ValueKind: System.Text.Json.JsonValueKind.True }));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return "error";
+        }
+    }
 }

@@ -223,6 +223,11 @@ internal sealed class SseEventDecoder
     /// </summary>
     private SseControl ParseControl(ReadOnlySpan<byte> data)
     {
+        if (TryParseFlatControl(data) is { } control)
+        {
+            return control;
+        }
+
         JsonTokenType rootToken;
         string? nextText = null;
         bool nextIsString = false;
@@ -326,10 +331,11 @@ internal sealed class SseEventDecoder
     /// and the previous offset's string reused when they repeat it. Null for anything else, which
     /// the caller checks on the string as before.
     /// </summary>
-    private Offset? CheckedOffset(ref Utf8JsonReader reader)
+    private Offset? CheckedOffset(ref Utf8JsonReader reader) => reader.ValueIsEscaped ? null : CheckedOffset(reader.ValueSpan);
+
+    private Offset? CheckedOffset(ReadOnlySpan<byte> value)
     {
-        ReadOnlySpan<byte> value = reader.ValueSpan;
-        if (reader.ValueIsEscaped || !Offset.IsValidUtf8(value) || value.SequenceEqual("now"u8) || value.SequenceEqual("-1"u8))
+        if (!Offset.IsValidUtf8(value) || value.SequenceEqual("now"u8) || value.SequenceEqual("-1"u8))
         {
             return null;
         }
@@ -340,6 +346,168 @@ internal sealed class SseEventDecoder
         }
 
         return Offset.FromChecked(Encoding.UTF8.GetString(value));
+    }
+
+    /// <summary>
+    /// The shape servers send (PROTOCOL.md §5.8): one flat object whose values are strings of
+    /// printable ASCII without escapes, <c>true</c>, <c>false</c> or <c>null</c>, with a valid
+    /// <c>streamNextOffset</c>. Scanned in one pass without <see cref="Utf8JsonReader"/>; null for
+    /// anything else (numbers, nesting, escapes, non-ASCII, any syntax error), which the caller then
+    /// reads, checks and reports with <see cref="Utf8JsonReader"/> as before.
+    /// </summary>
+    private SseControl? TryParseFlatControl(ReadOnlySpan<byte> data)
+    {
+        int i = SkipWhiteSpace(data, 0);
+        if (i == data.Length || data[i] != (byte)'{')
+        {
+            return null;
+        }
+
+        i = SkipWhiteSpace(data, i + 1);
+        ReadOnlySpan<byte> next = default;
+        bool nextIsString = false;
+        ReadOnlySpan<byte> cursor = default;
+        bool cursorIsString = false;
+        bool upToDate = false;
+        bool closed = false;
+        if (i < data.Length && data[i] == (byte)'}')
+        {
+            i++;
+        }
+        else
+        {
+            while (true)
+            {
+                if (!TryFlatString(data, ref i, out ReadOnlySpan<byte> name))
+                {
+                    return null;
+                }
+
+                i = SkipWhiteSpace(data, i);
+                if (i == data.Length || data[i] != (byte)':')
+                {
+                    return null;
+                }
+
+                i = SkipWhiteSpace(data, i + 1);
+                ReadOnlySpan<byte> text = default;
+                bool isString = false;
+                bool isTrue = false;
+                if (i < data.Length && data[i] == (byte)'"')
+                {
+                    if (!TryFlatString(data, ref i, out text))
+                    {
+                        return null;
+                    }
+
+                    isString = true;
+                }
+                else if (data[i..].StartsWith("true"u8))
+                {
+                    isTrue = true;
+                    i += 4;
+                }
+                else if (data[i..].StartsWith("false"u8))
+                {
+                    i += 5;
+                }
+                else if (data[i..].StartsWith("null"u8))
+                {
+                    i += 4;
+                }
+                else
+                {
+                    return null;
+                }
+
+                // As with the reader: a repeated property counts with its last value.
+                if (name.SequenceEqual("streamNextOffset"u8))
+                {
+                    next = text;
+                    nextIsString = isString;
+                }
+                else if (name.SequenceEqual("streamCursor"u8))
+                {
+                    cursor = text;
+                    cursorIsString = isString;
+                }
+                else if (name.SequenceEqual("upToDate"u8))
+                {
+                    upToDate = isTrue;
+                }
+                else if (name.SequenceEqual("streamClosed"u8))
+                {
+                    closed = isTrue;
+                }
+
+                i = SkipWhiteSpace(data, i);
+                if (i < data.Length && data[i] == (byte)',')
+                {
+                    i = SkipWhiteSpace(data, i + 1);
+                    continue;
+                }
+
+                if (i < data.Length && data[i] == (byte)'}')
+                {
+                    i++;
+                    break;
+                }
+
+                return null;
+            }
+        }
+
+        if (SkipWhiteSpace(data, i) != data.Length || !nextIsString || CheckedOffset(next) is not { } offset)
+        {
+            return null;
+        }
+
+        string? cursorText = !cursorIsString ? null
+            : _cursor is not null && Ascii.Equals(cursor, _cursor) ? _cursor
+            : Encoding.ASCII.GetString(cursor);
+        if (!string.IsNullOrEmpty(cursorText))
+        {
+            _cursor = cursorText;
+        }
+
+        _lastOffset = offset;
+        return new SseControl(offset, cursorText, upToDate, closed);
+    }
+
+    /// <summary>A JSON string of printable ASCII without escapes, starting at <paramref name="i"/>; moves past it.</summary>
+    private static bool TryFlatString(ReadOnlySpan<byte> data, scoped ref int i, out ReadOnlySpan<byte> value)
+    {
+        value = default;
+        if (i == data.Length || data[i] != (byte)'"')
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> rest = data[(i + 1)..];
+        int end = rest.IndexOf((byte)'"');
+        if (end < 0)
+        {
+            return false;
+        }
+
+        value = rest[..end];
+        if (value.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E) || value.Contains((byte)'\\'))
+        {
+            return false;
+        }
+
+        i += end + 2;
+        return true;
+    }
+
+    private static int SkipWhiteSpace(ReadOnlySpan<byte> data, int i)
+    {
+        while (i < data.Length && data[i] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        {
+            i++;
+        }
+
+        return i;
     }
 
     private static string KindOf(JsonTokenType token) => token switch
