@@ -251,40 +251,62 @@ public partial class DurableStream
         ReadCheckpoint start = plan.Checkpoint ?? new ReadCheckpoint(plan.Offset);
         long toSkip = start.Skip;
 
-        // Disposing the client ends the read, also while it waits for data or to retry.
-        IAsyncEnumerable<StreamChunk> chunks = Client.EndOnDisposeAsync(token => ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, token), cancellationToken);
-        await foreach (StreamChunk chunk in chunks.ConfigureAwait(false))
+        // Disposing the client ends the read, also while it waits for data or to retry. Handled
+        // here rather than by another iterator around the session: every chunk passes one layer less.
+        using CancellationTokenSource readToken = Client.LinkDisposal(cancellationToken);
+        IAsyncEnumerator<StreamChunk> chunks = ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, readToken.Token).GetAsyncEnumerator(readToken.Token);
+        await using (chunks.ConfigureAwait(false))
         {
-            if (toSkip == 0 || chunk.Data.IsEmpty)
+            while (true)
             {
-                yield return chunk;
-                continue;
-            }
+                Exception? ended = null;
+                bool more;
+                try
+                {
+                    more = await chunks.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when ((ended = Client.EndedBy(ex, cancellationToken)) is not null)
+                {
+                    throw ended;
+                }
 
-            // Drop what the checkpoint says was already processed (ReadCheckpoint.Skip).
-            ReadOnlyMemory<byte> remaining;
-            long skipped;
-            if (MediaTypes.IsJson(chunk.ContentType))
-            {
-                int count = JsonCount(chunk, cancellationToken);
-                int drop = (int)Math.Min(toSkip, count);
-                remaining = JsonArrayScanner.Skip(chunk.Data.Span, drop);
-                skipped = drop;
-            }
-            else
-            {
-                int drop = (int)Math.Min(toSkip, chunk.Data.Length);
-                remaining = chunk.Data[drop..];
-                skipped = drop;
-            }
+                if (!more)
+                {
+                    yield break;
+                }
 
-            toSkip -= skipped;
-            yield return new StreamChunk(remaining, chunk.StartOffset, chunk.NextOffset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
-            {
-                SkippedItems = skipped,
-                Partial = chunk.Partial,
-                ResponsePosition = chunk.ResponsePosition,
-            };
+                StreamChunk chunk = chunks.Current;
+                if (toSkip == 0 || chunk.Data.IsEmpty)
+                {
+                    yield return chunk;
+                    continue;
+                }
+
+                // Drop what the checkpoint says was already processed (ReadCheckpoint.Skip).
+                ReadOnlyMemory<byte> remaining;
+                long skipped;
+                if (MediaTypes.IsJson(chunk.ContentType))
+                {
+                    int count = JsonCount(chunk, cancellationToken);
+                    int drop = (int)Math.Min(toSkip, count);
+                    remaining = JsonArrayScanner.Skip(chunk.Data.Span, drop);
+                    skipped = drop;
+                }
+                else
+                {
+                    int drop = (int)Math.Min(toSkip, chunk.Data.Length);
+                    remaining = chunk.Data[drop..];
+                    skipped = drop;
+                }
+
+                toSkip -= skipped;
+                yield return new StreamChunk(remaining, chunk.StartOffset, chunk.NextOffset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
+                {
+                    SkippedItems = skipped,
+                    Partial = chunk.Partial,
+                    ResponsePosition = chunk.ResponsePosition,
+                };
+            }
         }
     }
 
