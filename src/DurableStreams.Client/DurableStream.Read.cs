@@ -254,7 +254,7 @@ public partial class DurableStream
         // Disposing the client ends the read, also while it waits for data or to retry. Handled
         // here rather than by another iterator around the session: every chunk passes one layer less.
         using CancellationTokenSource readToken = Client.LinkDisposal(cancellationToken);
-        IAsyncEnumerator<StreamChunk> chunks = ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, readToken.Token).GetAsyncEnumerator(readToken.Token);
+        IAsyncEnumerator<StreamChunk> chunks = ReadSession.Start(this, plan, start.Offset, start.Cursor, readToken.Token);
         await using (chunks.ConfigureAwait(false))
         {
             while (true)
