@@ -238,75 +238,177 @@ public partial class DurableStream
         return copy;
     }
 
-    private async IAsyncEnumerable<StreamChunk> ReadChunksAsync(
-        ReadOptions plan,
-        CancellationToken callToken,
-        [EnumeratorCancellation] CancellationToken enumeratorToken)
+    [SuppressMessage("Performance", "CA1859:Use concrete types when possible for improved performance", Justification = "The readers enumerate it with ConfigureAwait, which needs the interface type; the chunks pass through the enumerator, not this call.")]
+    private IAsyncEnumerable<StreamChunk> ReadChunksAsync(ReadOptions plan, CancellationToken callToken, CancellationToken enumeratorToken) =>
+        new ChunkReader(this, plan, callToken, enumeratorToken);
+
+    /// <summary>
+    /// The chunks of one read: the session's chunks with what a checkpoint already processed dropped
+    /// (<see cref="ReadCheckpoint.Skip"/>), ended by the client's disposal. Written out rather than as
+    /// an async iterator so that a chunk the session has ready (an SSE group already in the buffer)
+    /// reaches the caller without another async state machine; nothing starts before the first
+    /// <see cref="MoveNextAsync"/>, and the read ends (its tokens and session disposed) when it
+    /// completes, fails or is disposed.
+    /// </summary>
+    private sealed class ChunkReader : IAsyncEnumerable<StreamChunk>, IAsyncEnumerator<StreamChunk>
     {
-        using CancellationTokenSource? linked = callToken.CanBeCanceled && enumeratorToken.CanBeCanceled && callToken != enumeratorToken
-            ? CancellationTokenSource.CreateLinkedTokenSource(callToken, enumeratorToken)
-            : null;
-        CancellationToken cancellationToken = linked?.Token ?? (callToken.CanBeCanceled ? callToken : enumeratorToken);
+        private readonly DurableStream _stream;
+        private readonly ReadOptions _plan;
+        private readonly CancellationToken _callToken;
+        private readonly CancellationToken _enumeratorToken;
+        private CancellationTokenSource? _linked;
+        private CancellationTokenSource? _readToken;
+        private CancellationToken _cancellationToken;
+        private IAsyncEnumerator<StreamChunk>? _chunks;
+        private long _toSkip;
+        private bool _ended;
 
-        ReadCheckpoint start = plan.Checkpoint ?? new ReadCheckpoint(plan.Offset);
-        long toSkip = start.Skip;
-
-        // Disposing the client ends the read, also while it waits for data or to retry. Handled
-        // here rather than by another iterator around the session: every chunk passes one layer less.
-        using CancellationTokenSource readToken = Client.LinkDisposal(cancellationToken);
-        IAsyncEnumerator<StreamChunk> chunks = ReadSession.Start(this, plan, start.Offset, start.Cursor, readToken.Token);
-        await using (chunks.ConfigureAwait(false))
+        public ChunkReader(DurableStream stream, ReadOptions plan, CancellationToken callToken, CancellationToken enumeratorToken)
         {
-            while (true)
+            _stream = stream;
+            _plan = plan;
+            _callToken = callToken;
+            _enumeratorToken = enumeratorToken;
+        }
+
+        public StreamChunk Current { get; private set; } = null!;
+
+        public IAsyncEnumerator<StreamChunk> GetAsyncEnumerator(CancellationToken cancellationToken = default) => this;
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            if (_ended)
             {
-                Exception? ended = null;
-                bool more;
-                try
+                return new ValueTask<bool>(false);
+            }
+
+            ValueTask<bool> next;
+            try
+            {
+                next = (_chunks ?? Start()).MoveNextAsync();
+                if (next.IsCompletedSuccessfully)
                 {
-                    more = await chunks.MoveNextAsync().ConfigureAwait(false);
+                    return next.Result ? new ValueTask<bool>(Take()) : EndAsync(null);
                 }
-                catch (Exception ex) when ((ended = Client.EndedBy(ex, cancellationToken)) is not null)
+            }
+            catch (Exception ex)
+            {
+                return EndAsync(ex);
+            }
+
+            return AwaitNextAsync(next);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_ended)
+            {
+                await EndAsync(null).ConfigureAwait(false);
+            }
+        }
+
+        private IAsyncEnumerator<StreamChunk> Start()
+        {
+            _linked = _callToken.CanBeCanceled && _enumeratorToken.CanBeCanceled && _callToken != _enumeratorToken
+                ? CancellationTokenSource.CreateLinkedTokenSource(_callToken, _enumeratorToken)
+                : null;
+            _cancellationToken = _linked?.Token ?? (_callToken.CanBeCanceled ? _callToken : _enumeratorToken);
+            ReadCheckpoint start = _plan.Checkpoint ?? new ReadCheckpoint(_plan.Offset);
+            _toSkip = start.Skip;
+
+            // Disposing the client ends the read, also while it waits for data or to retry.
+            _readToken = _stream.Client.LinkDisposal(_cancellationToken);
+            return _chunks = ReadSession.Start(_stream, _plan, start.Offset, start.Cursor, _readToken.Token);
+        }
+
+        private async ValueTask<bool> AwaitNextAsync(ValueTask<bool> next)
+        {
+            bool more;
+            try
+            {
+                more = await next.ConfigureAwait(false);
+                if (more)
+                {
+                    return Take();
+                }
+            }
+            catch (Exception ex)
+            {
+                return await EndAsync(ex).ConfigureAwait(false);
+            }
+
+            return await EndAsync(null).ConfigureAwait(false);
+        }
+
+        /// <summary>The session's current chunk, without what the checkpoint says was already processed.</summary>
+        private bool Take()
+        {
+            StreamChunk chunk = _chunks!.Current;
+            if (_toSkip == 0 || chunk.Data.IsEmpty)
+            {
+                Current = chunk;
+                return true;
+            }
+
+            ReadOnlyMemory<byte> remaining;
+            long skipped;
+            if (MediaTypes.IsJson(chunk.ContentType))
+            {
+                int count = _stream.JsonCount(chunk, _cancellationToken);
+                int drop = (int)Math.Min(_toSkip, count);
+                remaining = JsonArrayScanner.Skip(chunk.Data.Span, drop);
+                skipped = drop;
+            }
+            else
+            {
+                int drop = (int)Math.Min(_toSkip, chunk.Data.Length);
+                remaining = chunk.Data[drop..];
+                skipped = drop;
+            }
+
+            _toSkip -= skipped;
+            Current = new StreamChunk(remaining, chunk.StartOffset, chunk.NextOffset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
+            {
+                SkippedItems = skipped,
+                Partial = chunk.Partial,
+                ResponsePosition = chunk.ResponsePosition,
+            };
+            return true;
+        }
+
+        /// <summary>
+        /// Ends the read: disposes the session and the tokens, then returns false or throws
+        /// <paramref name="failure"/> (the client's disposal as ObjectDisposedException, the caller's
+        /// cancellation with the caller's token).
+        /// </summary>
+        private async ValueTask<bool> EndAsync(Exception? failure)
+        {
+            _ended = true;
+            try
+            {
+                if (_chunks is { } chunks)
+                {
+                    _chunks = null;
+                    await chunks.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _readToken?.Dispose();
+                _linked?.Dispose();
+            }
+
+            if (failure is not null)
+            {
+                if (_readToken is not null && _stream.Client.EndedBy(failure, _cancellationToken) is { } ended)
                 {
                     throw ended;
                 }
 
-                if (!more)
-                {
-                    yield break;
-                }
-
-                StreamChunk chunk = chunks.Current;
-                if (toSkip == 0 || chunk.Data.IsEmpty)
-                {
-                    yield return chunk;
-                    continue;
-                }
-
-                // Drop what the checkpoint says was already processed (ReadCheckpoint.Skip).
-                ReadOnlyMemory<byte> remaining;
-                long skipped;
-                if (MediaTypes.IsJson(chunk.ContentType))
-                {
-                    int count = JsonCount(chunk, cancellationToken);
-                    int drop = (int)Math.Min(toSkip, count);
-                    remaining = JsonArrayScanner.Skip(chunk.Data.Span, drop);
-                    skipped = drop;
-                }
-                else
-                {
-                    int drop = (int)Math.Min(toSkip, chunk.Data.Length);
-                    remaining = chunk.Data[drop..];
-                    skipped = drop;
-                }
-
-                toSkip -= skipped;
-                yield return new StreamChunk(remaining, chunk.StartOffset, chunk.NextOffset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
-                {
-                    SkippedItems = skipped,
-                    Partial = chunk.Partial,
-                    ResponsePosition = chunk.ResponsePosition,
-                };
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
+
+            return false;
         }
     }
 
