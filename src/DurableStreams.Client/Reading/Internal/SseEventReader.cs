@@ -33,7 +33,7 @@ internal enum SseEventKind
 /// </remarks>
 internal sealed class SseEventReader : IDisposable
 {
-    private const int InitialBufferBytes = 16 * 1024;
+    private const int InitialBufferBytes = 4 * 1024;
 
     private readonly Stream _stream;
     private readonly long _lineLimit;
