@@ -275,54 +275,179 @@ public partial class DurableStream
         return copy;
     }
 
-    private async IAsyncEnumerable<StreamChunk> ReadChunksAsync(
-        ReadOptions plan,
-        CancellationToken callToken,
-        [EnumeratorCancellation] CancellationToken enumeratorToken,
-        bool jsonCheckedByConsumer = false)
+    [SuppressMessage("Performance", "CA1859:Use concrete types when possible for improved performance", Justification = "The readers enumerate it with ConfigureAwait, which needs the interface type; the chunks pass through the enumerator, not this call.")]
+    private IAsyncEnumerable<StreamChunk> ReadChunksAsync(ReadOptions plan, CancellationToken callToken, CancellationToken enumeratorToken, bool jsonCheckedByConsumer = false) =>
+        new ChunkReader(this, plan, jsonCheckedByConsumer, callToken, enumeratorToken);
+
+    /// <summary>
+    /// The chunks of one read: the session's chunks with what a checkpoint already processed dropped
+    /// (<see cref="ReadCheckpoint.Skip"/>), ended by the client's disposal. Written out rather than as
+    /// an async iterator so that a chunk the session has ready (an SSE group already in the buffer)
+    /// reaches the caller without another async state machine; nothing starts before the first
+    /// <see cref="MoveNextAsync"/>, and the read ends (its tokens and session disposed) when it
+    /// completes, fails or is disposed.
+    /// </summary>
+    private sealed class ChunkReader : IAsyncEnumerable<StreamChunk>, IAsyncEnumerator<StreamChunk>
     {
-        using CancellationTokenSource? linked = callToken.CanBeCanceled && enumeratorToken.CanBeCanceled && callToken != enumeratorToken
-            ? CancellationTokenSource.CreateLinkedTokenSource(callToken, enumeratorToken)
-            : null;
-        CancellationToken cancellationToken = linked?.Token ?? (callToken.CanBeCanceled ? callToken : enumeratorToken);
+        private readonly DurableStream _stream;
+        private readonly ReadOptions _plan;
+        private readonly CancellationToken _callToken;
+        private readonly CancellationToken _enumeratorToken;
+        private readonly bool _jsonCheckedByConsumer;
+        private CancellationTokenSource? _linked;
+        private CancellationTokenSource? _readToken;
+        private CancellationToken _cancellationToken;
+        private IAsyncEnumerator<StreamChunk>? _chunks;
+        private long _toSkip;
+        private bool _ended;
 
-        ReadCheckpoint start = plan.Checkpoint ?? new ReadCheckpoint(plan.Offset);
-        long toSkip = start.Skip;
-
-        // Disposing the client ends the read, also while it waits for data or to retry.
-        IAsyncEnumerable<StreamChunk> chunks = Client.EndOnDisposeAsync(token => ReadSession.RunAsync(this, plan, start.Offset, start.Cursor, token, jsonCheckedByConsumer), cancellationToken);
-        await foreach (StreamChunk chunk in chunks.ConfigureAwait(false))
+        public ChunkReader(DurableStream stream, ReadOptions plan, bool jsonCheckedByConsumer, CancellationToken callToken, CancellationToken enumeratorToken)
         {
-            if (toSkip == 0 || chunk.Data.IsEmpty)
+            _stream = stream;
+            _plan = plan;
+            _callToken = callToken;
+            _enumeratorToken = enumeratorToken;
+            _jsonCheckedByConsumer = jsonCheckedByConsumer;
+        }
+
+        public StreamChunk Current { get; private set; } = null!;
+
+        public IAsyncEnumerator<StreamChunk> GetAsyncEnumerator(CancellationToken cancellationToken = default) => this;
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            if (_ended)
             {
-                yield return chunk;
-                continue;
+                return new ValueTask<bool>(false);
             }
 
-            // Drop what the checkpoint says was already processed (ReadCheckpoint.Skip).
+            ValueTask<bool> next;
+            try
+            {
+                next = (_chunks ?? Start()).MoveNextAsync();
+                if (next.IsCompletedSuccessfully)
+                {
+                    return next.Result ? new ValueTask<bool>(Take()) : EndAsync(null);
+                }
+            }
+            catch (Exception ex)
+            {
+                return EndAsync(ex);
+            }
+
+            return AwaitNextAsync(next);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_ended)
+            {
+                await EndAsync(null).ConfigureAwait(false);
+            }
+        }
+
+        private IAsyncEnumerator<StreamChunk> Start()
+        {
+            _linked = _callToken.CanBeCanceled && _enumeratorToken.CanBeCanceled && _callToken != _enumeratorToken
+                ? CancellationTokenSource.CreateLinkedTokenSource(_callToken, _enumeratorToken)
+                : null;
+            _cancellationToken = _linked?.Token ?? (_callToken.CanBeCanceled ? _callToken : _enumeratorToken);
+            ReadCheckpoint start = _plan.Checkpoint ?? new ReadCheckpoint(_plan.Offset);
+            _toSkip = start.Skip;
+
+            // Disposing the client ends the read, also while it waits for data or to retry.
+            _readToken = _stream.Client.LinkDisposal(_cancellationToken);
+            return _chunks = ReadSession.Start(_stream, _plan, start.Offset, start.Cursor, _readToken.Token, _jsonCheckedByConsumer);
+        }
+
+        private async ValueTask<bool> AwaitNextAsync(ValueTask<bool> next)
+        {
+            bool more;
+            try
+            {
+                more = await next.ConfigureAwait(false);
+                if (more)
+                {
+                    return Take();
+                }
+            }
+            catch (Exception ex)
+            {
+                return await EndAsync(ex).ConfigureAwait(false);
+            }
+
+            return await EndAsync(null).ConfigureAwait(false);
+        }
+
+        /// <summary>The session's current chunk, without what the checkpoint says was already processed.</summary>
+        private bool Take()
+        {
+            StreamChunk chunk = _chunks!.Current;
+            if (_toSkip == 0 || chunk.Data.IsEmpty)
+            {
+                Current = chunk;
+                return true;
+            }
+
             ReadOnlyMemory<byte> remaining;
             long skipped;
             if (MediaTypes.IsJson(chunk.ContentType))
             {
-                int count = JsonCount(chunk, cancellationToken);
-                int drop = (int)Math.Min(toSkip, count);
+                int count = _stream.JsonCount(chunk, _cancellationToken);
+                int drop = (int)Math.Min(_toSkip, count);
                 remaining = JsonArrayScanner.Skip(chunk.Data.Span, drop);
                 skipped = drop;
             }
             else
             {
-                int drop = (int)Math.Min(toSkip, chunk.Data.Length);
+                int drop = (int)Math.Min(_toSkip, chunk.Data.Length);
                 remaining = chunk.Data[drop..];
                 skipped = drop;
             }
 
-            toSkip -= skipped;
-            yield return new StreamChunk(remaining, chunk.StartOffset, chunk.NextOffset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
+            _toSkip -= skipped;
+            Current = new StreamChunk(remaining, chunk.StartOffset, chunk.NextOffset, chunk.Cursor, chunk.UpToDate, chunk.StreamClosed, chunk.Status, chunk.ContentType)
             {
                 SkippedItems = skipped,
                 Partial = chunk.Partial,
                 ResponsePosition = chunk.ResponsePosition,
             };
+            return true;
+        }
+
+        /// <summary>
+        /// Ends the read: disposes the session and the tokens, then returns false or throws
+        /// <paramref name="failure"/> (the client's disposal as ObjectDisposedException, the caller's
+        /// cancellation with the caller's token).
+        /// </summary>
+        private async ValueTask<bool> EndAsync(Exception? failure)
+        {
+            _ended = true;
+            try
+            {
+                if (_chunks is { } chunks)
+                {
+                    _chunks = null;
+                    await chunks.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _readToken?.Dispose();
+                _linked?.Dispose();
+            }
+
+            if (failure is not null)
+            {
+                if (_readToken is not null && _stream.Client.EndedBy(failure, _cancellationToken) is { } ended)
+                {
+                    throw ended;
+                }
+
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
+            return false;
         }
     }
 

@@ -206,43 +206,34 @@ public partial class DurableStreamClient : IDisposable
         new(nameof(DurableStreamClient), "The DurableStreamClient was disposed, which ends its reads and requests.");
 
     /// <summary>
-    /// Enumerates <paramref name="source"/> with a token that this client's disposal also cancels,
-    /// and reports that cancellation as <see cref="DisposedException"/> rather than as the caller's.
+    /// A token that this client's disposal also cancels, for an operation that outlives a single
+    /// request (a read); throws <see cref="DisposedException"/> when the client is already disposed.
     /// </summary>
-    internal async IAsyncEnumerable<T> EndOnDisposeAsync<T>(
-        Func<CancellationToken, IAsyncEnumerable<T>> source,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal CancellationTokenSource LinkDisposal(CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal.Token);
-        IAsyncEnumerator<T> items = source(linked.Token).GetAsyncEnumerator(linked.Token);
-        await using (items.ConfigureAwait(false))
+        return CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposal.Token);
+    }
+
+    /// <summary>
+    /// What a failure of an operation running under <see cref="LinkDisposal"/> surfaces as: this
+    /// client's disposal as <see cref="DisposedException"/> rather than as the caller's cancellation,
+    /// and the caller's cancellation with the caller's token. Null: the failure surfaces unchanged.
+    /// </summary>
+    internal Exception? EndedBy(Exception exception, CancellationToken cancellationToken)
+    {
+        if (_disposal.IsCancellationRequested && !cancellationToken.IsCancellationRequested &&
+            exception is OperationCanceledException or ObjectDisposedException or HttpRequestException or IOException)
         {
-            while (true)
-            {
-                bool more;
-                try
-                {
-                    more = await items.MoveNextAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex) when (_disposal.IsCancellationRequested && !cancellationToken.IsCancellationRequested &&
-                                           ex is OperationCanceledException or ObjectDisposedException or HttpRequestException or IOException)
-                {
-                    throw DisposedException();
-                }
-                catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
-                {
-                    throw new OperationCanceledException(ex.Message, ex, cancellationToken);
-                }
-
-                if (!more)
-                {
-                    yield break;
-                }
-
-                yield return items.Current;
-            }
+            return DisposedException();
         }
+
+        if (exception is OperationCanceledException canceled && cancellationToken.IsCancellationRequested && canceled.CancellationToken != cancellationToken)
+        {
+            return new OperationCanceledException(canceled.Message, canceled, cancellationToken);
+        }
+
+        return null;
     }
 
     internal Uri ResolveUrl(string url, string paramName)

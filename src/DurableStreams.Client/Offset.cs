@@ -15,6 +15,12 @@ public readonly struct Offset : IEquatable<Offset>, IComparable<Offset>
     private const string BeginningValue = "-1";
     private const string NowValue = "now";
 
+    // ASCII controls, white space and the characters offsets never contain (PROTOCOL.md §8).
+    private static readonly System.Buffers.SearchValues<byte> ForbiddenBytes = System.Buffers.SearchValues.Create(
+        [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
+         0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F,
+         (byte)' ', (byte)',', (byte)'&', (byte)'=', (byte)'?', (byte)'/']);
+
     private readonly string? _value;
 
     /// <summary>Creates an offset from a value previously returned by the server or by <see cref="ToString"/>.</summary>
@@ -41,6 +47,13 @@ public readonly struct Offset : IEquatable<Offset>, IComparable<Offset>
         _value = value;
     }
 
+    /// <summary>An offset whose characters the caller has already checked (see <see cref="IsValidUtf8"/>).</summary>
+    private Offset(string value, bool checkedValue)
+    {
+        _ = checkedValue;
+        _value = value;
+    }
+
     /// <summary>The start of the stream (<c>-1</c>): a read from here returns every byte.</summary>
     public static Offset Beginning => default;
 
@@ -55,6 +68,17 @@ public readonly struct Offset : IEquatable<Offset>, IComparable<Offset>
 
     /// <summary>Whether this is the <see cref="Now"/> sentinel.</summary>
     public bool IsNow => _value == NowValue;
+
+    /// <summary>
+    /// Whether UTF-8 bytes are an offset the constructor accepts, decided on the bytes: ASCII without
+    /// the characters PROTOCOL.md §8 forbids. False for anything else (including non-ASCII offsets,
+    /// which <see cref="TryParse"/> then decides on the string).
+    /// </summary>
+    internal static bool IsValidUtf8(ReadOnlySpan<byte> value) =>
+        !value.IsEmpty && !value.ContainsAny(ForbiddenBytes) && !value.ContainsAnyInRange((byte)0x7F, (byte)0xFF);
+
+    /// <summary>An offset from text that <see cref="IsValidUtf8"/> accepted, without checking it again.</summary>
+    internal static Offset FromChecked(string value) => new(value, checkedValue: true);
 
     /// <summary>Parses an offset; equivalent to the constructor.</summary>
     /// <param name="value">The offset token.</param>

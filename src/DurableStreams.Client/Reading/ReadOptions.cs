@@ -54,9 +54,9 @@ public sealed class ReadOptions
 
     /// <summary>
     /// The largest Server-Sent Event the read accepts, in bytes of data; a bigger one fails the read
-    /// with a <see cref="DurableStreamProtocolException"/> instead of exhausting memory. So do a
-    /// line longer than this plus 64 KiB and an event whose wire form (field names and line breaks
-    /// included) exceeds twice this plus 64 KiB, detected before they are held whole. Default: 16 MiB.
+    /// with a <see cref="DurableStreamProtocolException"/> instead of exhausting memory, as soon as
+    /// its joined <c>data</c> lines exceed it; so does a line longer than this plus 64 KiB, before
+    /// the line is held whole. Default: 16 MiB.
     /// </summary>
     public int MaxSseEventBytes { get; set; } = 16 * 1024 * 1024;
 

@@ -1,4 +1,3 @@
-using System.Net.ServerSentEvents;
 using System.Text;
 using DurableStreams.Reading.Internal;
 using DurableStreams.Testing;
@@ -6,7 +5,7 @@ using DurableStreams.Testing;
 namespace DurableStreams.Tests.Reading;
 
 /// <summary>
-/// The SSE event decoder alone (PROTOCOL.md §5.8), fed by the runtime's <see cref="SseParser"/> over
+/// The SSE event decoder alone (PROTOCOL.md §5.8), fed by <see cref="SseEventReader"/> over
 /// canned bytes: newline style × read sizes (1-byte trickle, odd splits, whole) × every split point,
 /// the spec's own examples as named tests, and the malformed events that must fail.
 /// </summary>
@@ -32,13 +31,18 @@ public sealed class SseEventDecoderTests : IDisposable
         using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), reads);
         Stream body = await content.ReadAsStreamAsync(Ct);
         var groups = new List<SseGroup>();
-        await foreach (SseItem<SseEvent> item in SseParser.Create(body, decoder.Decode).EnumerateAsync(Ct))
+        using var events = new SseEventReader(body, lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
+        do
         {
-            if (decoder.Add(item.Data) is { } group)
+            while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
             {
-                groups.Add(group);
+                if (decoder.Add(decoder.Decode(kind, data)) is { } group)
+                {
+                    groups.Add(group);
+                }
             }
         }
+        while (await events.FillAsync(Ct));
 
         return groups;
     }
@@ -211,6 +215,43 @@ public sealed class SseEventDecoderTests : IDisposable
     }
 
     [Fact]
+    public async Task Decode_ControlRepeatingTheOffset_ReusesTheString()
+    {
+        string control = "event: control\ndata: {\"streamNextOffset\":\"0000_0042\",\"upToDate\":true}\n\n";
+
+        List<SseGroup> groups = await DecodeAsync(control + control, [int.MaxValue], Decoder());
+
+        Assert.Equal(new Offset("0000_0042"), groups[1].Control.NextOffset);
+        Assert.Same(groups[0].Control.NextOffset.Value, groups[1].Control.NextOffset.Value);
+    }
+
+    [Theory]
+    [InlineData("{\"streamNextOffset\":\"a b\"}")]
+    [InlineData("{\"streamNextOffset\":\"a\\u0020b\"}")]
+    [InlineData("{\"streamNextOffset\":\"a/b\"}")]
+    [InlineData("{\"streamNextOffset\":\"a\\u0001b\"}")]
+    public async Task Decode_ControlWithAnOffsetTheConstructorRejects_Throws(string control)
+    {
+        string wire = "event: control\ndata: " + control + "\n\n";
+
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => DecodeAsync(wire, [int.MaxValue], Decoder()));
+
+        Assert.Contains("invalid streamNextOffset", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"streamNextOffset\":\"caf\u00e9_1\"}", "caf\u00e9_1")]
+    [InlineData("{\"streamNextOffset\":\"a\\u005fb\"}", "a_b")]
+    public async Task Decode_ControlWithAnEscapedOrNonAsciiOffset_ParsedFromTheString(string control, string expected)
+    {
+        string wire = "event: control\ndata: " + control + "\n\n";
+
+        SseGroup group = Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder()));
+
+        Assert.Equal(expected, group.Control.NextOffset.Value);
+    }
+
+    [Fact]
     public async Task Decode_DataWithoutControlEvent_NoGroup()
     {
         List<SseGroup> groups = await DecodeAsync("event: data\ndata: pending\n\n", [int.MaxValue], Decoder());
@@ -291,5 +332,102 @@ public sealed class SseEventDecoderTests : IDisposable
         List<SseGroup> groups = await DecodeAsync(group + group + group, [int.MaxValue], Decoder(maxGroupBytes: 100));
 
         Assert.Equal(3, groups.Count);
+    }
+
+    // ------------------------------------------------------------------ control events against JsonDocument
+
+    [Fact]
+    public async Task Decode_ControlEventVariants_SameFieldsOrErrorAsJsonDocument()
+    {
+        string[] values = ["\"0000_0007\"", "\"0000_0007\" ", "true", "false", "null", "7", "-1.5e3", "{}", "[]", "{\"a\":[1]}", "\"a\\\"b\"", "\"caf\u00e9\"", "\"\"", "\"now\"", "\"-1\"", "\"a b\"", "\"x\u0001\"", "tru", "\"open"];
+        string[] names = ["streamNextOffset", "streamCursor", "upToDate", "streamClosed", "other", "stream\\u004eextOffset"];
+        string[] spaces = ["", " ", "\t", "\r\n "];
+        var random = new Random(14);
+        for (int round = 0; round < 2000; round++)
+        {
+            var json = new StringBuilder();
+            string Space() => spaces[random.Next(spaces.Length)];
+            json.Append(Space()).Append('{');
+            int properties = random.Next(0, 6);
+            for (int p = 0; p < properties; p++)
+            {
+                string name = p == 0 && random.Next(3) > 0 ? "streamNextOffset" : names[random.Next(names.Length)];
+                string value = name == "streamNextOffset" && random.Next(3) > 0 ? $"\"0000_{random.Next(3):D4}\"" : values[random.Next(values.Length)];
+                json.Append(Space()).Append('"').Append(name).Append('"').Append(Space()).Append(':').Append(Space()).Append(value).Append(Space());
+                if (p < properties - 1)
+                {
+                    json.Append(',');
+                }
+            }
+
+            json.Append('}').Append(Space());
+            string text = json.ToString();
+            switch (random.Next(8))
+            {
+                case 0: text = text[..random.Next(text.Length)]; break;
+                case 1: text += random.Next(2) == 0 ? "}" : ","; break;
+                default: break;
+            }
+
+            string wire = "event: control\ndata: " + text.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal) + "\n\n";
+            string sent = text.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal);
+            string expected = ExpectedControl(sent);
+            string actual;
+            try
+            {
+                actual = Show(Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder(cursor: "0000_0001"))).Control);
+            }
+            catch (SseDecodingException)
+            {
+                actual = "error";
+            }
+
+            Assert.True(expected == actual, $"{sent}: expected {expected}, got {actual}");
+        }
+    }
+
+    private static string Show(SseControl control) => $"{control.NextOffset.Value}|{control.Cursor ?? "<null>"}|{control.UpToDate}|{control.Closed}";
+
+    /// <summary>What a control event must decode to, by JsonDocument: the last value of each property counts.</summary>
+    private static string ExpectedControl(string json)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+            {
+                return "error";
+            }
+
+            System.Text.Json.JsonElement? next = null, cursor = null, upToDate = null, closed = null;
+            foreach (System.Text.Json.JsonProperty property in document.RootElement.EnumerateObject())
+            {
+                switch (property.Name)
+                {
+                    case "streamNextOffset": next = property.Value; break;
+                    case "streamCursor": cursor = property.Value; break;
+                    case "upToDate": upToDate = property.Value; break;
+                    case "streamClosed": closed = property.Value; break;
+                    default: break;
+                }
+            }
+
+            if (next is not { ValueKind: System.Text.Json.JsonValueKind.String } n
+                || !Offset.TryParse(n.GetString(), out Offset offset) || offset.IsNow || offset.IsBeginning)
+            {
+                return "error";
+            }
+
+            string? cursorText = cursor is { ValueKind: System.Text.Json.JsonValueKind.String } c ? c.GetString() : null;
+            return Show(new SseControl(
+                offset,
+                cursorText,
+                upToDate is { ValueKind: System.Text.Json.JsonValueKind.True },
+                closed is { ValueKind: System.Text.Json.JsonValueKind.True }));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return "error";
+        }
     }
 }

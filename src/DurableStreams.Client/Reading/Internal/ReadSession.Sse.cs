@@ -1,4 +1,3 @@
-using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using DurableStreams.Diagnostics.Internal;
 using DurableStreams.Protocol.Internal;
@@ -58,47 +57,48 @@ internal sealed partial class ReadSession
 
             if (body is not null)
             {
-                // Bounds the bytes of one line and of one event before the parser has them whole, so an
-                // endless line or event cannot exhaust memory before its size is known; the exact
-                // per-event check is in the decoder. The slack covers field names and line breaks.
+                // A line longer than the event limit plus slack for the field name fails before it is
+                // held whole; the joined data of one event is checked as it grows (SseEventReader).
                 long lineLimit = Math.Min(int.MaxValue, _options.MaxSseEventBytes + (64L * 1024));
-                long eventLimit = Math.Min(int.MaxValue, (2L * _options.MaxSseEventBytes) + (64 * 1024));
-                var limited = new SseLimitStream(body, lineLimit, eventLimit, what => Protocol($"{what} exceeds the limit that ReadOptions.MaxSseEventBytes ({_options.MaxSseEventBytes} bytes) sets"));
-                await using (limited.ConfigureAwait(false))
+                await using (body.ConfigureAwait(false))
                 {
-                    SseParser<SseEvent> parser = SseParser.Create(limited, (type, data) =>
+                    using var events = new SseEventReader(body, lineLimit, _options.MaxSseEventBytes);
+                    while (true)
                     {
-                        limited.ResetCount();
-                        return decoder.Decode(type, data);
-                    });
-                    IAsyncEnumerator<SseItem<SseEvent>> events = parser.EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
-                    await using (events.ConfigureAwait(false))
-                    {
-                        while (true)
+                        // Every group already read is handed out without awaiting: the read only
+                        // waits when the buffer holds no complete group.
+                        SseGroup? group = NextGroup(events, decoder);
+                        if (group is null)
                         {
-                            (SseGroup? group, Exception? groupFailure) = await ReadGroupAsync(events, decoder, cancellationToken).ConfigureAwait(false);
-                            if (groupFailure is not null)
+                            bool more;
+                            try
                             {
-                                bodyFailure = groupFailure;
+                                more = await events.FillAsync(cancellationToken).ConfigureAwait(false);
+                            }
+                            catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
+                            {
+                                bodyFailure = ex;
                                 break;
                             }
 
-                            if (group is null)
+                            if (more)
                             {
-                                // The server ended the response (PROTOCOL.md §10.2: about every 60 s).
-                                // Data events without their control event are dropped: the reconnect
-                                // from the last control offset sends them again, so nothing repeats.
-                                await OnSseEndedAsync(_time.GetElapsedTime(connected), gotData, cancellationToken).ConfigureAwait(false);
-                                yield break;
+                                continue;
                             }
 
-                            StreamChunk chunk = CompleteGroup(group.Value, status);
-                            gotData |= !chunk.Data.IsEmpty;
-                            yield return chunk;
-                            if (chunk.StreamClosed)
-                            {
-                                yield break;
-                            }
+                            // The server ended the response (PROTOCOL.md §10.2: about every 60 s).
+                            // Data events without their control event are dropped: the reconnect
+                            // from the last control offset sends them again, so nothing repeats.
+                            await OnSseEndedAsync(_time.GetElapsedTime(connected), gotData, cancellationToken).ConfigureAwait(false);
+                            yield break;
+                        }
+
+                        StreamChunk chunk = CompleteGroup(group.Value, status);
+                        gotData |= !chunk.Data.IsEmpty;
+                        yield return chunk;
+                        if (chunk.StreamClosed)
+                        {
+                            yield break;
                         }
                     }
                 }
@@ -140,34 +140,27 @@ internal sealed partial class ReadSession
     }
 
     /// <summary>
-    /// Reads events up to and including the next control event and returns their group, or null
-    /// when the server ended the response first. A ValueTask: most groups complete synchronously
-    /// from buffered bytes, and then nothing is allocated for the call.
+    /// Parses events from the bytes already read up to and including the next control event and
+    /// returns their group, or null when the buffer holds no complete group (the open group's data
+    /// events stay in the decoder until more bytes come).
     /// </summary>
-    private async ValueTask<(SseGroup? Group, Exception? Failure)> ReadGroupAsync(
-        IAsyncEnumerator<SseItem<SseEvent>> events,
-        SseEventDecoder decoder,
-        CancellationToken cancellationToken)
+    private SseGroup? NextGroup(SseEventReader events, SseEventDecoder decoder)
     {
         try
         {
-            while (await events.MoveNextAsync().ConfigureAwait(false))
+            while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
             {
-                if (decoder.Add(events.Current.Data) is { } group)
+                if (decoder.Add(decoder.Decode(kind, data)) is { } group)
                 {
-                    return (group, null);
+                    return group;
                 }
             }
 
-            return (null, null);
+            return null;
         }
         catch (SseDecodingException ex)
         {
             throw Protocol(ex.Message, ex.InnerException);
-        }
-        catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
-        {
-            return (null, ex);
         }
     }
 

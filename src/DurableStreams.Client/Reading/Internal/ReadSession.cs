@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using DurableStreams.Diagnostics.Internal;
@@ -23,7 +22,7 @@ namespace DurableStreams.Reading.Internal;
 /// retries itself so that <see cref="ReadOptions.OnFailure"/> sees every failure, including failures
 /// in the middle of a response body.
 ///
-/// Where the read is lives in one <see cref="ReadPhase"/>: the iterator runs one
+/// Where the read is lives in one <see cref="ReadPhase"/>: <see cref="Steps"/> runs one
 /// <see cref="ReadNextAsync"/> step of the current phase at a time, and only <see cref="MoveTo"/>
 /// changes it (after a completed response or SSE group, and on the SSE fallback). SSE events are
 /// decoded by <see cref="SseEventDecoder"/>, which knows nothing of the read's position.
@@ -100,26 +99,15 @@ internal sealed partial class ReadSession
         _phase = _live == LiveMode.LongPoll ? ReadPhase.LongPoll : ReadPhase.CatchUp;
     }
 
-    public static IAsyncEnumerable<StreamChunk> RunAsync(
+    /// <summary>Starts a read: no request is sent before the first <c>MoveNextAsync</c>.</summary>
+    public static IAsyncEnumerator<StreamChunk> Start(
         DurableStream stream,
         ReadOptions options,
         Offset start,
         string? cursor,
         CancellationToken cancellationToken,
         bool jsonCheckedByConsumer = false) =>
-        new ReadSession(stream, options, start, cursor, jsonCheckedByConsumer).ReadAsync(cancellationToken);
-
-    private async IAsyncEnumerable<StreamChunk> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        while (_phase != ReadPhase.Done)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            await foreach (StreamChunk chunk in ReadNextAsync(cancellationToken).ConfigureAwait(false))
-            {
-                yield return chunk;
-            }
-        }
-    }
+        new Steps(new ReadSession(stream, options, start, cursor, jsonCheckedByConsumer), cancellationToken);
 
     /// <summary>
     /// One step of the current phase: one catch-up or long-poll response (retried until it
@@ -166,6 +154,88 @@ internal sealed partial class ReadSession
 
         ResolveAuto(force: true);
         return _live == LiveMode.Sse ? ReadPhase.Sse : ReadPhase.LongPoll;
+    }
+
+    /// <summary>
+    /// Runs the read one <see cref="ReadNextAsync"/> step after the other until the phase is done.
+    /// Written out rather than as an iterator around the steps: a chunk the step has ready (an SSE
+    /// group already in the buffer) passes through without another async state machine.
+    /// </summary>
+    private sealed class Steps : IAsyncEnumerator<StreamChunk>
+    {
+        private readonly ReadSession _session;
+        private readonly CancellationToken _cancellationToken;
+        private IAsyncEnumerator<StreamChunk>? _step;
+
+        public Steps(ReadSession session, CancellationToken cancellationToken)
+        {
+            _session = session;
+            _cancellationToken = cancellationToken;
+        }
+
+        public StreamChunk Current { get; private set; } = null!;
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            while (true)
+            {
+                if (_step is null)
+                {
+                    if (_session._phase == ReadPhase.Done)
+                    {
+                        return new ValueTask<bool>(false);
+                    }
+
+                    _cancellationToken.ThrowIfCancellationRequested();
+                    _step = _session.ReadNextAsync(_cancellationToken).GetAsyncEnumerator(_cancellationToken);
+                }
+
+                ValueTask<bool> next = _step.MoveNextAsync();
+                if (!next.IsCompletedSuccessfully)
+                {
+                    return AwaitStepAsync(next);
+                }
+
+                if (next.Result)
+                {
+                    Current = _step.Current;
+                    return new ValueTask<bool>(true);
+                }
+
+                ValueTask ended = EndStepAsync();
+                if (!ended.IsCompletedSuccessfully)
+                {
+                    return AwaitEndThenMoveNextAsync(ended);
+                }
+            }
+        }
+
+        public ValueTask DisposeAsync() => EndStepAsync();
+
+        private async ValueTask<bool> AwaitStepAsync(ValueTask<bool> next)
+        {
+            if (await next.ConfigureAwait(false))
+            {
+                Current = _step!.Current;
+                return true;
+            }
+
+            await EndStepAsync().ConfigureAwait(false);
+            return await MoveNextAsync().ConfigureAwait(false);
+        }
+
+        private async ValueTask<bool> AwaitEndThenMoveNextAsync(ValueTask ended)
+        {
+            await ended.ConfigureAwait(false);
+            return await MoveNextAsync().ConfigureAwait(false);
+        }
+
+        private ValueTask EndStepAsync()
+        {
+            IAsyncEnumerator<StreamChunk>? step = _step;
+            _step = null;
+            return step?.DisposeAsync() ?? default;
+        }
     }
 
     /// <summary>The one place the phase changes.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Text;
 using System.Text.Json;
 
 namespace DurableStreams.Reading.Internal;
@@ -7,7 +8,7 @@ namespace DurableStreams.Reading.Internal;
 /// <summary>
 /// Decodes the events of one SSE connection (PROTOCOL.md §5.8) into groups: the data events up to
 /// and including their control event. No I/O and no read state: the parsed events go in
-/// (<see cref="Decode"/> is the <c>SseParser</c> item callback, <see cref="Add"/> collects them),
+/// (<see cref="Decode"/> takes each event <see cref="SseEventReader"/> dispatches, <see cref="Add"/> collects them),
 /// decoded groups come out, and a malformed event throws <see cref="SseDecodingException"/> naming
 /// what was wrong. The read checks the group's offsets against its own position.
 /// </summary>
@@ -22,6 +23,9 @@ internal sealed class SseEventDecoder
     private readonly List<byte[]> _data = [];
     private long _total;
     private string? _cursor;
+
+    // The last streamNextOffset: a control event repeating it (a keep-alive) reuses the string.
+    private Offset _lastOffset;
 
     /// <summary>Creates a decoder for one connection.</summary>
     /// <param name="base64">The response carried <c>stream-sse-data-encoding: base64</c>.</param>
@@ -38,18 +42,19 @@ internal sealed class SseEventDecoder
         _cursor = cursor;
     }
 
-    /// <summary>Decodes one dispatched event from its type and its UTF-8 data bytes (the <c>SseParser</c> item callback).</summary>
-    public SseEvent Decode(string type, ReadOnlySpan<byte> data)
+    /// <summary>Decodes one dispatched event from its type and its UTF-8 data bytes.</summary>
+    public SseEvent Decode(SseEventKind kind, ReadOnlySpan<byte> data)
     {
         if (data.Length > _maxEventBytes)
         {
+            string type = kind switch { SseEventKind.Data => "data", SseEventKind.Control => "control", _ => "SSE" };
             throw new SseDecodingException($"An SSE '{type}' event of {data.Length} bytes exceeds ReadOptions.MaxSseEventBytes ({_maxEventBytes} bytes)");
         }
 
-        return type switch
+        return kind switch
         {
-            "data" => new SseEvent(_base64 ? DecodeBase64(data) : data.ToArray(), null),
-            "control" => new SseEvent(null, ParseControl(data)),
+            SseEventKind.Data => new SseEvent(_base64 ? DecodeBase64(data) : data.ToArray(), null),
+            SseEventKind.Control => new SseEvent(null, ParseControl(data)),
 
             // PROTOCOL.md §5.8 defines only "data" and "control"; anything else is skipped.
             _ => default,
@@ -213,14 +218,20 @@ internal sealed class SseEventDecoder
 
     /// <summary>
     /// PROTOCOL.md §5.8: a control event is a JSON object with at least <c>streamNextOffset</c>.
-    /// Read with <see cref="Utf8JsonReader"/> alone (no JsonDocument), and an unchanged cursor reuses
-    /// the previous string, so a control event allocates only its offset.
+    /// Read with <see cref="Utf8JsonReader"/> alone (no JsonDocument), compared as bytes; an unchanged
+    /// cursor or offset reuses the previous string, so a control event allocates at most its new offset.
     /// </summary>
     private SseControl ParseControl(ReadOnlySpan<byte> data)
     {
+        if (TryParseFlatControl(data) is { } control)
+        {
+            return control;
+        }
+
         JsonTokenType rootToken;
         string? nextText = null;
         bool nextIsString = false;
+        Offset? checkedNext = null;
         string? cursor = null;
         bool upToDate = false;
         bool closed = false;
@@ -245,13 +256,14 @@ internal sealed class SseEventDecoder
                     {
                         reader.Read();
                         nextIsString = reader.TokenType == JsonTokenType.String;
-                        nextText = nextIsString ? reader.GetString() : null;
+                        checkedNext = nextIsString ? CheckedOffset(ref reader) : null;
+                        nextText = nextIsString && checkedNext is null ? reader.GetString() : null;
                     }
                     else if (reader.ValueTextEquals("streamCursor"u8))
                     {
                         reader.Read();
                         cursor = reader.TokenType != JsonTokenType.String ? null
-                            : _cursor is not null && reader.ValueTextEquals(_cursor) ? _cursor
+                            : _cursor is not null && !reader.ValueIsEscaped && Ascii.Equals(reader.ValueSpan, _cursor) ? _cursor
                             : reader.GetString();
                     }
                     else if (reader.ValueTextEquals("upToDate"u8))
@@ -280,7 +292,7 @@ internal sealed class SseEventDecoder
         }
         catch (JsonException ex)
         {
-            string preview = data.Length == 0 ? "an empty event" : $"'{System.Text.Encoding.UTF8.GetString(data[..Math.Min(data.Length, 200)])}'";
+            string preview = data.Length == 0 ? "an empty event" : $"'{Encoding.UTF8.GetString(data[..Math.Min(data.Length, 200)])}'";
             throw new SseDecodingException($"An SSE control event is not valid JSON: {preview} ({ex.Message})", ex);
         }
 
@@ -294,10 +306,17 @@ internal sealed class SseEventDecoder
             throw new SseDecodingException("An SSE control event has no streamNextOffset string");
         }
 
-        if (!Offset.TryParse(nextText, out Offset next) || next.IsNow || next.IsBeginning)
+        Offset next;
+        if (checkedNext is { } known)
+        {
+            next = known;
+        }
+        else if (!Offset.TryParse(nextText, out next) || next.IsNow || next.IsBeginning)
         {
             throw new SseDecodingException($"An SSE control event has the invalid streamNextOffset '{nextText}'");
         }
+
+        _lastOffset = next;
 
         if (!string.IsNullOrEmpty(cursor))
         {
@@ -305,6 +324,190 @@ internal sealed class SseEventDecoder
         }
 
         return new SseControl(next, cursor, upToDate, closed);
+    }
+
+    /// <summary>
+    /// The common case of streamNextOffset without escapes and of plain ASCII: checked on the bytes,
+    /// and the previous offset's string reused when they repeat it. Null for anything else, which
+    /// the caller checks on the string as before.
+    /// </summary>
+    private Offset? CheckedOffset(ref Utf8JsonReader reader) => reader.ValueIsEscaped ? null : CheckedOffset(reader.ValueSpan);
+
+    private Offset? CheckedOffset(ReadOnlySpan<byte> value)
+    {
+        if (!Offset.IsValidUtf8(value) || value.SequenceEqual("now"u8) || value.SequenceEqual("-1"u8))
+        {
+            return null;
+        }
+
+        if (!_lastOffset.IsBeginning && Ascii.Equals(value, _lastOffset.Value))
+        {
+            return _lastOffset;
+        }
+
+        return Offset.FromChecked(Encoding.UTF8.GetString(value));
+    }
+
+    /// <summary>
+    /// The shape servers send (PROTOCOL.md §5.8): one flat object whose values are strings of
+    /// printable ASCII without escapes, <c>true</c>, <c>false</c> or <c>null</c>, with a valid
+    /// <c>streamNextOffset</c>. Scanned in one pass without <see cref="Utf8JsonReader"/>; null for
+    /// anything else (numbers, nesting, escapes, non-ASCII, any syntax error), which the caller then
+    /// reads, checks and reports with <see cref="Utf8JsonReader"/> as before.
+    /// </summary>
+    private SseControl? TryParseFlatControl(ReadOnlySpan<byte> data)
+    {
+        int i = SkipWhiteSpace(data, 0);
+        if (i == data.Length || data[i] != (byte)'{')
+        {
+            return null;
+        }
+
+        i = SkipWhiteSpace(data, i + 1);
+        ReadOnlySpan<byte> next = default;
+        bool nextIsString = false;
+        ReadOnlySpan<byte> cursor = default;
+        bool cursorIsString = false;
+        bool upToDate = false;
+        bool closed = false;
+        if (i < data.Length && data[i] == (byte)'}')
+        {
+            i++;
+        }
+        else
+        {
+            while (true)
+            {
+                if (!TryFlatString(data, ref i, out ReadOnlySpan<byte> name))
+                {
+                    return null;
+                }
+
+                i = SkipWhiteSpace(data, i);
+                if (i == data.Length || data[i] != (byte)':')
+                {
+                    return null;
+                }
+
+                i = SkipWhiteSpace(data, i + 1);
+                ReadOnlySpan<byte> text = default;
+                bool isString = false;
+                bool isTrue = false;
+                if (i < data.Length && data[i] == (byte)'"')
+                {
+                    if (!TryFlatString(data, ref i, out text))
+                    {
+                        return null;
+                    }
+
+                    isString = true;
+                }
+                else if (data[i..].StartsWith("true"u8))
+                {
+                    isTrue = true;
+                    i += 4;
+                }
+                else if (data[i..].StartsWith("false"u8))
+                {
+                    i += 5;
+                }
+                else if (data[i..].StartsWith("null"u8))
+                {
+                    i += 4;
+                }
+                else
+                {
+                    return null;
+                }
+
+                // As with the reader: a repeated property counts with its last value.
+                if (name.SequenceEqual("streamNextOffset"u8))
+                {
+                    next = text;
+                    nextIsString = isString;
+                }
+                else if (name.SequenceEqual("streamCursor"u8))
+                {
+                    cursor = text;
+                    cursorIsString = isString;
+                }
+                else if (name.SequenceEqual("upToDate"u8))
+                {
+                    upToDate = isTrue;
+                }
+                else if (name.SequenceEqual("streamClosed"u8))
+                {
+                    closed = isTrue;
+                }
+
+                i = SkipWhiteSpace(data, i);
+                if (i < data.Length && data[i] == (byte)',')
+                {
+                    i = SkipWhiteSpace(data, i + 1);
+                    continue;
+                }
+
+                if (i < data.Length && data[i] == (byte)'}')
+                {
+                    i++;
+                    break;
+                }
+
+                return null;
+            }
+        }
+
+        if (SkipWhiteSpace(data, i) != data.Length || !nextIsString || CheckedOffset(next) is not { } offset)
+        {
+            return null;
+        }
+
+        string? cursorText = !cursorIsString ? null
+            : _cursor is not null && Ascii.Equals(cursor, _cursor) ? _cursor
+            : Encoding.ASCII.GetString(cursor);
+        if (!string.IsNullOrEmpty(cursorText))
+        {
+            _cursor = cursorText;
+        }
+
+        _lastOffset = offset;
+        return new SseControl(offset, cursorText, upToDate, closed);
+    }
+
+    /// <summary>A JSON string of printable ASCII without escapes, starting at <paramref name="i"/>; moves past it.</summary>
+    private static bool TryFlatString(ReadOnlySpan<byte> data, scoped ref int i, out ReadOnlySpan<byte> value)
+    {
+        value = default;
+        if (i == data.Length || data[i] != (byte)'"')
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> rest = data[(i + 1)..];
+        int end = rest.IndexOf((byte)'"');
+        if (end < 0)
+        {
+            return false;
+        }
+
+        value = rest[..end];
+        if (value.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E) || value.Contains((byte)'\\'))
+        {
+            return false;
+        }
+
+        i += end + 2;
+        return true;
+    }
+
+    private static int SkipWhiteSpace(ReadOnlySpan<byte> data, int i)
+    {
+        while (i < data.Length && data[i] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        {
+            i++;
+        }
+
+        return i;
     }
 
     private static string KindOf(JsonTokenType token) => token switch
