@@ -36,6 +36,23 @@ public sealed class ReadAllocationTests : IDisposable
     }
 
     [Fact]
+    public async Task Sse_ManySmallJsonEvents_TypedReaderAllocatesLittleBeyondTheValue()
+    {
+        byte[] events = Encoding.UTF8.GetBytes(BuildEvents(ReadScript.Json));
+        await ReadJsonAsync(events); // JIT and first-use costs
+
+        // Per event: what ReadAsync allocates (above), the deserialized message with its string
+        // (~230 B) and its StreamItem; each SSE data event is its own one-message array, so a
+        // per-response list (the catch-up path's one-pass deserialization) would add ~500 B.
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int messages = await ReadJsonAsync(events);
+        long perEvent = (GC.GetAllocatedBytesForCurrentThread() - before) / Events;
+
+        Assert.Equal(Events, messages);
+        Assert.True(perEvent <= 700, $"{perEvent} bytes per event (100-byte message) with ReadJsonAsync<T>.");
+    }
+
+    [Fact]
     public async Task ReadAllBytesAsync_OneResponse_ReturnsItsBytesWithoutCopyingThemAgain()
     {
         byte[] body = new byte[256 * 1024];
@@ -132,4 +149,27 @@ public sealed class ReadAllocationTests : IDisposable
 
         return chunks;
     }
+
+    private async Task<int> ReadJsonAsync(byte[] events)
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("[]", "0000_0000", ReadScript.Json, cursor: "c"))
+            .Then(_ => PlainSse(events, base64: false));
+        using DurableStreamClient client = TestClients.Create(handler);
+        int messages = 0;
+        await foreach (StreamItem<PaddedMessage> item in client.GetStream(TestClients.StreamUrl).ReadJsonAsync(PaddedMessageContext.Default.PaddedMessage, new ReadOptions { Live = LiveMode.Sse }, _timeout.Token))
+        {
+            messages += item.Value.Id > 0 ? 1 : 0;
+        }
+
+        return messages;
+    }
 }
+
+/// <summary>The messages of <see cref="ReadAllocationTests"/>' JSON events.</summary>
+public sealed record PaddedMessage(
+    [property: System.Text.Json.Serialization.JsonPropertyName("id")] long Id,
+    [property: System.Text.Json.Serialization.JsonPropertyName("pad")] string Pad);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(PaddedMessage))]
+internal sealed partial class PaddedMessageContext : System.Text.Json.Serialization.JsonSerializerContext;
