@@ -47,8 +47,11 @@ public sealed class DurableStreamClientOptions
     public Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, string>>>? QueryParametersProvider { get; set; }
 
     /// <summary>
-    /// How long one attempt of a non-live request may take until its response has been read.
-    /// Live reads are never cut by it. <see cref="Timeout.InfiniteTimeSpan"/> disables it. Default: 100 s.
+    /// How long one attempt of a non-live request may take until its response has been read, and how
+    /// long a live read (long-poll or SSE) waits for its response headers: a server that accepts a
+    /// long-poll and never answers fails the attempt after this long, and the read polls again. Keep
+    /// it above the server's long-poll timeout (the reference server's is 30 s). The body of a live
+    /// response is not cut by it. <see cref="Timeout.InfiniteTimeSpan"/> disables it. Default: 100 s.
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(100);
 

@@ -17,7 +17,7 @@ public sealed class RequestPolicyTests
         { nameof(RequestKind.OneShotAppend), nameof(RetryScope.Never), false, false, true },
         { nameof(RequestKind.ProducerBatch), nameof(RetryScope.Safe), false, false, true },
         { nameof(RequestKind.CatchUpRead), nameof(RetryScope.Safe), false, true, true },
-        { nameof(RequestKind.LiveRead), nameof(RetryScope.Safe), false, true, false },
+        { nameof(RequestKind.LiveRead), nameof(RetryScope.Safe), false, true, true },
     };
 
     [Theory]

@@ -520,6 +520,26 @@ public sealed class ReadHardeningTests : IDisposable
     }
 
     [Fact]
+    public async Task Read_LongPollNeverAnswered_GivesUpAfterRequestTimeoutAndPollsAgain()
+    {
+        // A server that accepts a long-poll and never answers must not hold the read forever: the
+        // wait for the response headers is bounded by RequestTimeout, then the read polls again.
+        var handler = new SilentFirstRequestHandler(() => ReadScript.NoContent("0000_0001", closed: true));
+        using DurableStreamClient client = TestClients.Create(handler, o =>
+        {
+            o.RequestTimeout = TimeSpan.FromMilliseconds(200);
+            o.Retry = TestClients.FastRetry(maxRetries: 2);
+        });
+
+        List<StreamChunk> chunks = await Stream(client)
+            .ReadAsync(new ReadOptions { Offset = new Offset("0000_0001"), Live = LiveMode.LongPoll }, Ct)
+            .CollectAsync(Ct);
+
+        Assert.True(chunks[^1].StreamClosed);
+        Assert.Equal(2, handler.Requests);
+    }
+
+    [Fact]
     public async Task Read_ExplicitReadRetry_AppliesFromTheFirstRequest()
     {
         var handler = new RecordingHandler().Then(_ => ReadScript.Status(HttpStatusCode.BadGateway));
@@ -554,5 +574,23 @@ public sealed class ReadHardeningTests : IDisposable
     private sealed class Numbered
     {
         public int N { get; set; }
+    }
+
+    /// <summary>Holds the first request until it is cancelled; answers every later one.</summary>
+    private sealed class SilentFirstRequestHandler(Func<HttpResponseMessage> answer) : HttpMessageHandler
+    {
+        private int _requests;
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _requests) == 1)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            return answer();
+        }
     }
 }

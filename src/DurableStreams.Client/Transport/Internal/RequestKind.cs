@@ -78,7 +78,7 @@ internal readonly record struct RequestPolicy(RetryScope Retry, bool PollyRetrie
         RequestKind.OneShotAppend => new(RetryScope.Never, PollyRetries: false, StreamedResponse: false, AttemptTimeout: true),
         RequestKind.ProducerBatch => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: false, AttemptTimeout: true),
         RequestKind.CatchUpRead => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: true, AttemptTimeout: true),
-        RequestKind.LiveRead => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: true, AttemptTimeout: false),
+        RequestKind.LiveRead => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: true, AttemptTimeout: true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown request kind."),
     };
 }
