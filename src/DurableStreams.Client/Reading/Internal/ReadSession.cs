@@ -716,16 +716,23 @@ internal sealed partial class ReadSession
         }
     }
 
+    /// <summary>
+    /// A failure while receiving a response body: the read requests again from the last byte it
+    /// handed out. A body that is not valid HTTP (a malformed chunk, for example) would arrive the
+    /// same way again, so it fails the read at once instead of being retried without end.
+    /// </summary>
     private ReadFailure BodyFailure(Exception exception, Offset start) =>
-        new(exception,
-            new DurableStreamException(
-                $"GET {_url} (read) failed while receiving the response for offset {start}: {exception.Message}",
+        exception is HttpIOException { HttpRequestError: HttpRequestError.InvalidResponse }
+            ? throw Protocol($"The response body for offset {start} is not valid HTTP ({exception.Message}); the same answer would recur, so the read was not retried", exception)
+            : new(exception,
+                new DurableStreamException(
+                    $"GET {_url} (read) failed while receiving the response for offset {start}: {exception.Message}",
+                    0,
+                    exception is TimeoutException ? DurableStreamErrorCodes.Timeout : DurableStreamErrorCodes.NetworkError,
+                    _stream.Url,
+                    exception),
                 0,
-                exception is TimeoutException ? DurableStreamErrorCodes.Timeout : DurableStreamErrorCodes.NetworkError,
-                _stream.Url,
-                exception),
-            0,
-            null);
+                null);
 
     private static bool IsBodyFailure(Exception exception, CancellationToken cancellationToken)
     {
