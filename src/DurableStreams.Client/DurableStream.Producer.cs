@@ -11,8 +11,12 @@ public partial class DurableStream
     /// <returns>The producer; dispose it (or close or detach it) to flush and stop.</returns>
     /// <exception cref="ArgumentException"><paramref name="producerId"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the parameter name says which.</exception>
-    public virtual IdempotentProducer CreateProducer(string producerId, ProducerOptions? options = null) =>
-        new(this, producerId, options, ClientDisposedToken);
+    /// <exception cref="ObjectDisposedException">The client that made this handle was disposed.</exception>
+    public virtual IdempotentProducer CreateProducer(string producerId, ProducerOptions? options = null)
+    {
+        _client?.ThrowIfDisposed();
+        return new(this, producerId, options, ClientDisposedToken);
+    }
 
     /// <summary>Cancelled when the client that made this handle is disposed: its producers then stop.</summary>
     internal CancellationToken ClientDisposedToken => _client?.DisposalToken ?? CancellationToken.None;

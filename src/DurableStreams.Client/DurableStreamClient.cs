@@ -129,17 +129,23 @@ public partial class DurableStreamClient : IDisposable
     /// <param name="contentType">The stream's content type if the caller knows it; saves a <c>HEAD</c> before the first append.</param>
     /// <returns>The handle.</returns>
     /// <exception cref="ArgumentException"><paramref name="url"/> is empty, relative with no base address, or not http(s).</exception>
-    public virtual DurableStream GetStream(string url, string? contentType = null) =>
-        new(this, ResolveUrl(url, nameof(url)), ValidateContentType(contentType, nameof(contentType)));
+    /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
+    public virtual DurableStream GetStream(string url, string? contentType = null)
+    {
+        ThrowIfDisposed();
+        return new(this, ResolveUrl(url, nameof(url)), ValidateContentType(contentType, nameof(contentType)));
+    }
 
     /// <summary>Returns a handle on the stream at <paramref name="url"/>. Does no I/O.</summary>
     /// <param name="url">An absolute http(s) URL, or a relative one resolved against <see cref="BaseAddress"/>.</param>
     /// <param name="contentType">The stream's content type if the caller knows it.</param>
     /// <returns>The handle.</returns>
     /// <exception cref="ArgumentException"><paramref name="url"/> is relative with no base address, or not http(s).</exception>
+    /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
     public virtual DurableStream GetStream(Uri url, string? contentType = null)
     {
         ArgumentNullException.ThrowIfNull(url);
+        ThrowIfDisposed();
         return new(this, ResolveUrl(url, nameof(url)), ValidateContentType(contentType, nameof(contentType)));
     }
 

@@ -144,6 +144,20 @@ public sealed class ClientDisposalTests : IDisposable
     }
 
     [Fact]
+    public void HandlesAndProducers_AfterDispose_ThrowObjectDisposed()
+    {
+        var handler = new RecordingHandler();
+        DurableStreamClient client = Borrowing(handler);
+        DurableStream stream = client.GetStream(TestClients.StreamUrl, "text/plain");
+        client.Dispose();
+
+        AssertNamesTheClient(Assert.Throws<ObjectDisposedException>(() => client.GetStream(TestClients.StreamUrl)));
+        AssertNamesTheClient(Assert.Throws<ObjectDisposedException>(() => client.GetStream(new Uri(TestClients.StreamUrl))));
+        AssertNamesTheClient(Assert.Throws<ObjectDisposedException>(() => stream.CreateProducer("p")));
+        Assert.Empty(handler.Requests);
+    }
+
+    [Fact]
     public async Task Dispose_CallerCancelsFirst_StillSurfacesOperationCanceled()
     {
         var handler = new HangingHandler();
