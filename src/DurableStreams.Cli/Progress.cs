@@ -57,7 +57,7 @@ internal sealed class Progress : IDisposable
     }
 
     public string Describe() => _countMessages
-        ? string.Create(CultureInfo.InvariantCulture, $"{Messages} messages, {Bytes} bytes sent")
+        ? string.Create(CultureInfo.InvariantCulture, $"{Messages} {(Messages == 1 ? "message" : "messages")}, {Bytes} bytes sent")
         : string.Create(CultureInfo.InvariantCulture, $"{Bytes} bytes sent");
 
     private void Draw(bool final)

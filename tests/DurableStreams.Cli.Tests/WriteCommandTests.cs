@@ -107,6 +107,7 @@ public sealed class WriteCommandTests(ReferenceServerFixture server)
         System.Text.Json.JsonElement message = Assert.Single(stored.RootElement.EnumerateArray().ToArray());
         Assert.Equal("ada", message.GetProperty("user").GetString());
         Assert.Equal(2, message.GetProperty("tags").GetArrayLength());
+        Assert.Contains("wrote 1 message,", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]
