@@ -55,15 +55,11 @@ public sealed class ProducerPipeliningTests
     [Fact]
     public async Task Dispatch_PreviousBodyNotYetWritten_NextBatchWaitsInTheProducer()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var handler = new BodyGateHandler(holdBodyOfSeq: 1, holdResponseOfSeq: -1);
-        using var client = new DurableStreamClient(new HttpClient(handler), new DurableStreamClientOptions());
-        DurableStream stream = client.GetStream("http://streams.test/v1/stream/s", "application/json");
-        await using IdempotentProducer producer = stream.CreateProducer("p", new ProducerOptions { MaxBatchItems = 1, Linger = TimeSpan.Zero });
-        try
+        await WithOneMessageBatchesAsync(handler, "application/json", async (producer, ct) =>
         {
             producer.Append("0");
-            await producer.FlushAsync(timeout.Token);
+            await producer.FlushAsync(ct);
 
             // Seq 1's body is not read yet, so seq 2 stays in the producer: sent now it could reach
             // the server first and be refused after its whole upload.
@@ -73,69 +69,70 @@ public sealed class ProducerPipeliningTests
             Assert.Equal(1, producer.PendingCount);
 
             handler.ReleaseBody();
-            await producer.FlushAsync(timeout.Token);
+            await producer.FlushAsync(ct);
 
             Assert.Equal(["request 0", "body 0", "request 1", "body 1", "request 2", "body 2"], handler.Events);
             Assert.Equal(0, handler.Refusals);
-        }
-        finally
-        {
-            handler.ReleaseAll();
-        }
+        });
     }
 
     [Fact]
     public async Task Dispatch_PreviousBodyLargerThan64KiB_NextBatchWaitsForItsResponse()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var handler = new BodyGateHandler(holdBodyOfSeq: -1, holdResponseOfSeq: 1);
-        using var client = new DurableStreamClient(new HttpClient(handler), new DurableStreamClientOptions());
-        DurableStream stream = client.GetStream("http://streams.test/v1/stream/s", "application/octet-stream");
-        await using IdempotentProducer producer = stream.CreateProducer("p", new ProducerOptions { MaxBatchItems = 1, Linger = TimeSpan.Zero });
-        try
+        await WithOneMessageBatchesAsync(handler, "application/octet-stream", async (producer, ct) =>
         {
             producer.Append("0");
-            await producer.FlushAsync(timeout.Token);
+            await producer.FlushAsync(ct);
 
             producer.Append(new byte[(64 * 1024) + 1]);
             producer.Append("2");
-            await handler.BodyRead(1).WaitAsync(timeout.Token);
+            await handler.BodyRead(1).WaitAsync(ct);
 
             // The large body has been written in full, yet seq 2 waits for its response.
             Assert.Equal(1, producer.InFlightCount);
             Assert.Equal(1, producer.PendingCount);
 
             handler.ReleaseResponse();
-            await producer.FlushAsync(timeout.Token);
+            await producer.FlushAsync(ct);
             Assert.Equal(["request 0", "body 0", "request 1", "body 1", "response 1", "request 2", "body 2"], handler.Events);
-        }
-        finally
-        {
-            handler.ReleaseAll();
-        }
+        });
     }
 
     [Fact]
     public async Task Dispatch_PreviousBodyOf64KiBWritten_NextBatchIsPipelined()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var handler = new BodyGateHandler(holdBodyOfSeq: -1, holdResponseOfSeq: 1);
-        using var client = new DurableStreamClient(new HttpClient(handler), new DurableStreamClientOptions());
-        DurableStream stream = client.GetStream("http://streams.test/v1/stream/s", "application/octet-stream");
-        await using IdempotentProducer producer = stream.CreateProducer("p", new ProducerOptions { MaxBatchItems = 1, Linger = TimeSpan.Zero });
-        try
+        await WithOneMessageBatchesAsync(handler, "application/octet-stream", async (producer, ct) =>
         {
             producer.Append("0");
-            await producer.FlushAsync(timeout.Token);
+            await producer.FlushAsync(ct);
 
             producer.Append(new byte[64 * 1024]);
             producer.Append("2");
 
             // Seq 2 goes while seq 1 is unanswered (without pipelining this wait would not end).
-            await handler.BodyRead(2).WaitAsync(timeout.Token);
+            await handler.BodyRead(2).WaitAsync(ct);
             handler.ReleaseResponse();
-            await producer.FlushAsync(timeout.Token);
+            await producer.FlushAsync(ct);
             Assert.Equal(["request 0", "body 0", "request 1", "body 1", "request 2", "body 2", "response 1"], handler.Events);
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="test"/> with a producer of one-message batches (no linger) on a stream
+    /// served by <paramref name="handler"/>; releases whatever the handler still holds at the end, so
+    /// that disposing the producer does not wait for a held request.
+    /// </summary>
+    private static async Task WithOneMessageBatchesAsync(BodyGateHandler handler, string contentType, Func<IdempotentProducer, CancellationToken, Task> test)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var client = new DurableStreamClient(new HttpClient(handler), new DurableStreamClientOptions());
+        DurableStream stream = client.GetStream("http://streams.test/v1/stream/s", contentType);
+        await using IdempotentProducer producer = stream.CreateProducer("p", new ProducerOptions { MaxBatchItems = 1, Linger = TimeSpan.Zero });
+        try
+        {
+            await test(producer, timeout.Token);
         }
         finally
         {
