@@ -15,24 +15,13 @@ public sealed class AllocationMeasurementCollection : ICollectionFixture<Referen
 
 /// <summary>How much a large catch-up read allocates against the real server.</summary>
 [Collection(AllocationMeasurementCollection.Name)]
-public sealed class ReaderAllocationTests(ReferenceServerFixture server, ITestOutputHelper output) : IDisposable
+public sealed class ReaderAllocationTests(ReferenceServerFixture server, ITestOutputHelper output) : ServerClientTest(server)
 {
-    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(30));
-    private readonly DurableStreamClient _client = new(new DurableStreamClientOptions { BaseAddress = server.BaseUrl });
-
-    private CancellationToken Ct => _timeout.Token;
-
-    public void Dispose()
-    {
-        _client.Dispose();
-        _timeout.Dispose();
-    }
-
     [Fact]
     public async Task ReadAsync_TenMegabyteCatchUp_ComesInBoundedPartsWithoutHoldingTheStream()
     {
         const int size = 10 * 1024 * 1024;
-        DurableStream stream = (await _client.CreateStreamAsync(new CreateOptions { Url = server.NewStreamUrl("reader-10mb"), ContentType = "application/octet-stream" }, Ct)).Stream;
+        DurableStream stream = (await Client.CreateStreamAsync(new CreateOptions { Url = Server.NewStreamUrl("reader-10mb"), ContentType = "application/octet-stream" }, Ct)).Stream;
         byte[] data = new byte[size];
         new Random(42).NextBytes(data);
         for (int i = 0; i < 10; i++)
