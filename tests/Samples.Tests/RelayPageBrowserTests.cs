@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using DurableStreams;
 using DurableStreams.Testing;
 using PuppeteerSharp;
+using Xunit.Abstractions;
 
 namespace Samples.Tests;
 
@@ -50,10 +51,13 @@ public sealed class ChromiumFactAttribute : FactAttribute
 /// <summary>The relay's page in headless Chromium, against the relay on a real Kestrel listener.</summary>
 public sealed class RelayPageBrowserTests : IAsyncLifetime
 {
-    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(90));
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(120));
+    private readonly ITestOutputHelper _output;
     private ReferenceServerProcess _server = null!;
     private DurableStreamClient _client = null!;
     private IBrowser? _browser;
+
+    public RelayPageBrowserTests(ITestOutputHelper output) => _output = output;
 
     private CancellationToken Ct => _timeout.Token;
 
@@ -135,21 +139,43 @@ public sealed class RelayPageBrowserTests : IAsyncLifetime
 
     private async Task<IPage> OpenPageAsync()
     {
-        _browser = await Puppeteer.LaunchAsync(new LaunchOptions
+        // One CI run saw a freshly launched Chromium never announce the tab NewPageAsync had asked
+        // for (PuppeteerSharp waited 30 s for the target). That is the browser's start-up, not the
+        // page under test, so a browser that cannot give us a tab within 20 s is replaced once; the
+        // second browser echoes its own output (DumpIO) so that a repeat leaves something to read.
+        for (int attempt = 1; ; attempt++)
         {
-            ExecutablePath = SystemChromium.Require(),
-            Headless = true,
+            _browser = await Puppeteer.LaunchAsync(new LaunchOptions
+            {
+                ExecutablePath = SystemChromium.Require(),
+                Headless = true,
 
-            // Root in a container has no user namespace for Chromium's sandbox.
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-            Timeout = 30_000,
-        }).WaitAsync(Ct);
-        IPage page = await _browser.NewPageAsync().WaitAsync(Ct);
-        page.DefaultTimeout = 20_000;
+                // Root in a container has no user namespace for Chromium's sandbox.
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+                Timeout = 30_000,
+                DumpIO = attempt > 1,
+            }).WaitAsync(Ct);
+            try
+            {
+                // The tab Chromium opens at start-up, when it is there; a new one otherwise.
+                IPage page = await FirstOrNewPageAsync(_browser).WaitAsync(TimeSpan.FromSeconds(20), Ct);
+                page.DefaultTimeout = 20_000;
 
-        // A short window, so that seven messages do not fit without scrolling.
-        await page.SetViewportAsync(new ViewPortOptions { Width = 640, Height = 160 }).WaitAsync(Ct);
-        return page;
+                // A short window, so that seven messages do not fit without scrolling.
+                await page.SetViewportAsync(new ViewPortOptions { Width = 640, Height = 160 }).WaitAsync(Ct);
+                return page;
+            }
+            catch (TimeoutException e) when (attempt == 1)
+            {
+                _output.WriteLine($"Chromium gave no tab ({e.Message}); launching it again.");
+                await _browser.CloseAsync().WaitAsync(TimeSpan.FromSeconds(20), Ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                _browser.Dispose();
+                _browser = null;
+            }
+        }
+
+        static async Task<IPage> FirstOrNewPageAsync(IBrowser browser) =>
+            (await browser.PagesAsync()).FirstOrDefault() ?? await browser.NewPageAsync();
     }
 
     private async Task WaitForMessagesAsync(IPage page, int count) =>
