@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime;
 using System.Net;
 using System.Threading.Channels;
 
@@ -10,31 +12,21 @@ namespace DurableStreams.Benchmarks.Scenarios;
 /// </summary>
 internal static class LatencyScenarios
 {
-    /// <summary>Sequential 100-byte appends: <c>DurableStream.AppendAsync</c> against a bare POST.</summary>
+    /// <summary>
+    /// Sequential 100-byte appends: <c>DurableStream.AppendAsync</c> against a bare POST, measured twice
+    /// (see <see cref="MeasureInTwoPhasesAsync"/>).
+    /// </summary>
     public static async Task<IReadOnlyList<ScenarioRow>> AppendAsync(SharedClients clients, ScenarioSizes sizes)
     {
         Uri sdkUrl = await Raw.CreateJsonStreamAsync(clients, "append-sdk");
         Uri rawUrl = await Raw.CreateJsonStreamAsync(clients, "append-raw");
         DurableStream stream = clients.Client.GetStream(sdkUrl, Raw.Json);
         byte[] message = Raw.Message(1);
-        var sdk = new Samples();
-        var baseline = new Samples();
-        int warmup = Math.Min(100, sizes.LatencySamples);
-        for (int i = 0; i < warmup + sizes.LatencySamples; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            await Raw.AppendAsync(clients.Http, rawUrl, message);
-            long middle = Stopwatch.GetTimestamp();
-            await stream.AppendAsync(message);
-            long end = Stopwatch.GetTimestamp();
-            if (i >= warmup)
-            {
-                baseline.AddTicks(middle - start);
-                sdk.AddTicks(end - middle);
-            }
-        }
-
-        return Rows("append 100 B (sequential)", sdk, baseline);
+        return await MeasureInTwoPhasesAsync(
+            "append 100 B (sequential)",
+            sizes,
+            () => Raw.AppendAsync(clients.Http, rawUrl, message),
+            () => stream.AppendAsync(message));
     }
 
     /// <summary>A catch-up read of a 100-message JSON stream: <c>ReadAsync</c> (live off) against a bare GET.</summary>
@@ -48,26 +40,89 @@ internal static class LatencyScenarios
 
         DurableStream stream = clients.Client.GetStream(url, Raw.Json);
         Uri readUrl = new($"{url}?offset=-1");
-        var sdk = new Samples();
-        var baseline = new Samples();
-        int warmup = Math.Min(100, sizes.LatencySamples);
         long sdkBytes = 0, rawBytes = 0;
-        for (int i = 0; i < warmup + sizes.LatencySamples; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            using (HttpResponseMessage response = await clients.Http.GetAsync(readUrl))
+        IReadOnlyList<ScenarioRow> rows = await MeasureInTwoPhasesAsync(
+            $"catch-up read, {sizes.CatchUpMessages} x 100 B JSON",
+            sizes,
+            async () =>
             {
+                using HttpResponseMessage response = await clients.Http.GetAsync(readUrl);
                 response.EnsureSuccessStatusCode();
                 rawBytes = (await response.Content.ReadAsByteArrayAsync()).Length;
-            }
-
-            long middle = Stopwatch.GetTimestamp();
-            sdkBytes = 0;
-            await foreach (StreamChunk chunk in stream.ReadAsync())
+            },
+            async () =>
             {
-                sdkBytes += chunk.Data.Length;
-            }
+                sdkBytes = 0;
+                await foreach (StreamChunk chunk in stream.ReadAsync())
+                {
+                    sdkBytes += chunk.Data.Length;
+                }
+            });
+        if (sdkBytes != rawBytes)
+        {
+            throw new InvalidOperationException($"The SDK read {sdkBytes} bytes, the baseline {rawBytes}.");
+        }
 
+        return rows;
+    }
+
+    /// <summary>
+    /// Runs the baseline and the SDK call alternately (so both see the same noise) and measures them
+    /// in two phases. First, after 100 iterations, <see cref="ScenarioSizes.LatencySamples"/>
+    /// iterations while the JIT is still at work: the SDK's own code starts as unoptimized tier-0
+    /// code and is recompiled in the background, while the bare request runs on the framework's
+    /// precompiled (ReadyToRun) code. Then the pair keeps running until the process compiled no
+    /// method for a second (or <see cref="ScenarioSizes.JitSettleLimit"/> passed), and the same
+    /// number of iterations is measured again: the steady state of a long-running service. With a
+    /// zero limit (smoke runs) only the first phase is measured, under the steady-state name.
+    /// </summary>
+    private static async Task<IReadOnlyList<ScenarioRow>> MeasureInTwoPhasesAsync(string scenario, ScenarioSizes sizes, Func<Task> baselineCall, Func<Task> sdkCall)
+    {
+        bool twoPhases = sizes.JitSettleLimit > TimeSpan.Zero;
+        (Samples sdk, Samples baseline) = await MeasurePairAsync(sizes.LatencySamples, warmup: Math.Min(100, sizes.LatencySamples), baselineCall, sdkCall);
+        if (!twoPhases)
+        {
+            return Rows(scenario, sdk, baseline);
+        }
+
+        var settle = Stopwatch.StartNew();
+        var quiet = Stopwatch.StartNew();
+        long compiled = JitInfo.GetCompiledMethodCount();
+        int iterations = 0;
+        while (quiet.Elapsed < TimeSpan.FromSeconds(1) && settle.Elapsed < sizes.JitSettleLimit)
+        {
+            await baselineCall();
+            await sdkCall();
+            iterations++;
+            long now = JitInfo.GetCompiledMethodCount();
+            if (now != compiled)
+            {
+                compiled = now;
+                quiet.Restart();
+            }
+        }
+
+        bool settled = quiet.Elapsed >= TimeSpan.FromSeconds(1);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"    JIT {(settled ? "settled" : "still compiling")} after {iterations:N0} more iterations, {settle.Elapsed.TotalSeconds:F1} s ({compiled:N0} methods compiled in the process)"));
+        (Samples steadySdk, Samples steadyBaseline) = await MeasurePairAsync(sizes.LatencySamples, warmup: 0, baselineCall, sdkCall);
+        return
+        [
+            .. Rows($"{scenario}, while the JIT warms up", sdk, baseline, Goal.Informational),
+            .. Rows(settled ? scenario : $"{scenario} (JIT not settled)", steadySdk, steadyBaseline),
+        ];
+    }
+
+    private static async Task<(Samples Sdk, Samples Baseline)> MeasurePairAsync(int samples, int warmup, Func<Task> baselineCall, Func<Task> sdkCall)
+    {
+        var sdk = new Samples();
+        var baseline = new Samples();
+        for (int i = 0; i < warmup + samples; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await baselineCall();
+            long middle = Stopwatch.GetTimestamp();
+            await sdkCall();
             long end = Stopwatch.GetTimestamp();
             if (i >= warmup)
             {
@@ -76,12 +131,7 @@ internal static class LatencyScenarios
             }
         }
 
-        if (sdkBytes != rawBytes)
-        {
-            throw new InvalidOperationException($"The SDK read {sdkBytes} bytes, the baseline {rawBytes}.");
-        }
-
-        return Rows($"catch-up read, {sizes.CatchUpMessages} x 100 B JSON", sdk, baseline);
+        return (sdk, baseline);
     }
 
     /// <summary>
@@ -220,9 +270,9 @@ internal static class LatencyScenarios
         }
     }
 
-    private static ScenarioRow[] Rows(string scenario, Samples sdk, Samples baseline) =>
+    private static ScenarioRow[] Rows(string scenario, Samples sdk, Samples baseline, Goal goal = Goal.Latency) =>
     [
-        new(scenario, "p50", "ms", Goal.Latency, sdk.Percentile(0.50), baseline.Percentile(0.50)),
-        new(scenario, "p99", "ms", Goal.Latency, sdk.Percentile(0.99), baseline.Percentile(0.99)),
+        new(scenario, "p50", "ms", goal, sdk.Percentile(0.50), baseline.Percentile(0.50)),
+        new(scenario, "p99", "ms", goal, sdk.Percentile(0.99), baseline.Percentile(0.99)),
     ];
 }

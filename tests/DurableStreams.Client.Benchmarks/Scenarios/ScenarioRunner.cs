@@ -82,15 +82,18 @@ internal sealed record ScenarioSizes(
     int ThroughputRounds,
     int FanOutReaders,
     int FanOutAppends,
-    int Rounds)
+    int Rounds,
+    TimeSpan JitSettleLimit)
 {
     public static ScenarioSizes Full { get; } = new(
         LatencySamples: 2_000, RoundTripSamples: 400, CatchUpMessages: 100, ProducerSmallMessages: 1_000_000,
-        ProducerLargeMessages: 50, ThroughputMessages: 100_000, ThroughputRounds: 5, FanOutReaders: 1_000, FanOutAppends: 20, Rounds: 2);
+        ProducerLargeMessages: 50, ThroughputMessages: 100_000, ThroughputRounds: 5, FanOutReaders: 1_000, FanOutAppends: 20, Rounds: 2,
+        JitSettleLimit: TimeSpan.FromSeconds(30));
 
     public static ScenarioSizes Smoke { get; } = new(
         LatencySamples: 40, RoundTripSamples: 10, CatchUpMessages: 100, ProducerSmallMessages: 10_000,
-        ProducerLargeMessages: 3, ThroughputMessages: 2_000, ThroughputRounds: 1, FanOutReaders: 20, FanOutAppends: 3, Rounds: 1);
+        ProducerLargeMessages: 3, ThroughputMessages: 2_000, ThroughputRounds: 1, FanOutReaders: 20, FanOutAppends: 3, Rounds: 1,
+        JitSettleLimit: TimeSpan.Zero);
 }
 
 /// <summary>
