@@ -7,10 +7,9 @@ namespace DurableStreams.Protocol.Internal;
 internal static class ResponseHeaders
 {
     /// <summary>
-    /// The first value of a protocol header. Read without validation: the protocol's headers have no
-    /// parser in HttpClient, so the validated view would return the same text, after converting the
-    /// header's stored entry and allocating a list for it (~2 µs per lookup on a request path measured
-    /// at ~8 µs of SDK time in all, docs/benchmarks.md).
+    /// The first value of a protocol header, read without validation: HttpClient has no parser for
+    /// the protocol's headers, so the validated view returns the same text, but only after converting
+    /// the header's stored entry and allocating for it on every lookup.
     /// </summary>
     public static string? Get(HttpResponseMessage response, string name)
     {

@@ -83,12 +83,12 @@ internal sealed class HttpTransport
                 }
                 else
                 {
-                    // The first attempt is sent outside the retry pipeline: a request through Polly's
-                    // retry strategy cost ~15 µs more per request on a loopback socket than the same
-                    // request sent directly (docs/benchmarks.md), and most requests succeed at once.
-                    // An outcome the pipeline could retry (an exception, or a transient status) is
-                    // handed to the pipeline as its first attempt's outcome, so that retries, their
-                    // delays, counting and logging are exactly the pipeline's.
+                    // The first attempt is sent outside the retry pipeline, because most requests
+                    // succeed at once and the pipeline's layers cost time on every request (most
+                    // while the JIT has not optimized them yet: ~15 µs per append then, measured in
+                    // docs/benchmarks.md). An outcome the pipeline could retry (an exception, or a
+                    // transient status) is handed to the pipeline as its first attempt's outcome, so
+                    // that retries, their delays, counting and logging are exactly the pipeline's.
                     FirstAttempt first = new(request);
                     try
                     {

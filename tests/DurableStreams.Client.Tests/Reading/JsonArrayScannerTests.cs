@@ -1,0 +1,174 @@
+using System.Text;
+using System.Text.Json;
+using DurableStreams.Reading.Internal;
+
+namespace DurableStreams.Tests.Reading;
+
+/// <summary>
+/// <see cref="JsonArrayScanner.Count"/> (one reader over the whole text, used to check every JSON
+/// catch-up body) against the element-by-element <see cref="JsonArrayScanner.MoveNext"/> (which the
+/// typed reader and the producer's skip logic use) as the oracle: on named well-formed and broken
+/// bodies and on 2,000 random mutations of valid arrays, both accept the same texts, count the same
+/// elements, and reject the same texts.
+/// </summary>
+public sealed class JsonArrayScannerTests
+{
+    public static TheoryData<string> Named() => new(NamedBodies);
+
+    private static readonly string[] NamedBodies =
+    [
+        "[]",
+        " [ ] ",
+        "[1]",
+        "[1,2,3]",
+        "[{\"a\":[1,{\"b\":\"]\"}]},\"x\\\"]\",null,true,false,-1.5e3]",
+        "[[],[[]],{}]",
+        "\t[\r\n1 ,\n2\r\n]\n",
+        "[\"\\u005d\"]",
+        string.Concat(Enumerable.Repeat("[", 64)) + string.Concat(Enumerable.Repeat("]", 64)),
+
+        // Broken: each must be rejected by both.
+        "",
+        "   ",
+        "{}",
+        "1",
+        "[",
+        "[1",
+        "[1,",
+        "[1,]",
+        "[,1]",
+        "[1 2]",
+        "[1]]",
+        "[1][2]",
+        "[1] x",
+        "[\"unterminated]",
+        "[{\"a\":}]",
+        "[tru]",
+        "[1]/* comment */",
+        "[/* comment */1]",
+        "[01]",
+        string.Concat(Enumerable.Repeat("[", 65)) + string.Concat(Enumerable.Repeat("]", 65)),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Named))]
+    public void Count_NamedBodies_AgreesWithMoveNext(string json)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(json);
+        Assert.Equal(Oracle(bytes), Outcome(() => JsonArrayScanner.Count(bytes, CancellationToken.None)));
+    }
+
+    [Fact]
+    public void Count_NamedBodies_IncludeAcceptedAndRejectedOnes()
+    {
+        // The named set must exercise both outcomes, or the agreement above would prove little.
+        var outcomes = NamedBodies.Select(body => Oracle(Encoding.UTF8.GetBytes(body))).ToList();
+        Assert.Contains(outcomes, o => o.Count is > 1);
+        Assert.Contains(outcomes, o => o.Count is null);
+    }
+
+    [Fact]
+    public void Count_RandomMutationsOfValidArrays_AgreesWithMoveNext()
+    {
+        var random = new Random(20261201);
+        byte[] alphabet = "[]{},:\"\\ 0123456789-.eEtrufalsn\n\t"u8.ToArray();
+        int accepted = 0, rejected = 0;
+        for (int i = 0; i < 2_000; i++)
+        {
+            byte[] bytes = Mutate(Encoding.UTF8.GetBytes(RandomArray(random)), random, alphabet);
+            (int? Count, string? Failure) expected = Oracle(bytes);
+            Assert.Equal(expected, Outcome(() => JsonArrayScanner.Count(bytes, CancellationToken.None)));
+            if (expected.Count is null)
+            {
+                rejected++;
+            }
+            else
+            {
+                accepted++;
+            }
+        }
+
+        // Both kinds occur in quantity, so the agreement covers accepting and rejecting.
+        Assert.True(accepted > 200 && rejected > 200, $"accepted {accepted}, rejected {rejected}");
+    }
+
+    [Fact]
+    public void Count_CancelledDuringALongScan_Throws()
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Repeat("1", 10_000)) + "]");
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => JsonArrayScanner.Count(bytes, cancelled.Token));
+    }
+
+    /// <summary>The element count by <see cref="JsonArrayScanner.MoveNext"/>, or the failure's type.</summary>
+    private static (int? Count, string? Failure) Oracle(byte[] json) => Outcome(() =>
+    {
+        var scanner = default(JsonArrayScanner);
+        int count = 0;
+        while (scanner.MoveNext(json, out _))
+        {
+            count++;
+        }
+
+        return count;
+    });
+
+    private static (int? Count, string? Failure) Outcome(Func<int> scan)
+    {
+        try
+        {
+            return (scan(), null);
+        }
+        catch (Exception ex) when (ex is JsonException)
+        {
+            // Utf8JsonReader throws a JsonReaderException (a JsonException): compare the kind only.
+            return (null, nameof(JsonException));
+        }
+    }
+
+    private static string RandomArray(Random random)
+    {
+        int count = random.Next(0, 6);
+        return "[" + string.Join(",", Enumerable.Range(0, count).Select(_ => RandomValue(random, depth: 0))) + "]";
+    }
+
+    private static string RandomValue(Random random, int depth) => random.Next(depth > 2 ? 4 : 6) switch
+    {
+        0 => random.Next(-1000, 1000).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        1 => "\"s" + random.Next(100) + (random.Next(4) == 0 ? "\\\"]" : "") + "\"",
+        2 => random.Next(2) == 0 ? "true" : "null",
+        3 => "1.5e2",
+        4 => "[" + string.Join(",", Enumerable.Range(0, random.Next(0, 3)).Select(_ => RandomValue(random, depth + 1))) + "]",
+        _ => "{" + string.Join(",", Enumerable.Range(0, random.Next(0, 3)).Select(k => $"\"k{k}\":" + RandomValue(random, depth + 1))) + "}",
+    };
+
+    /// <summary>Half of the texts unchanged, the rest with one to three bytes replaced, inserted or removed.</summary>
+    private static byte[] Mutate(byte[] bytes, Random random, byte[] alphabet)
+    {
+        var list = bytes.ToList();
+        int edits = random.Next(2) == 0 ? 0 : random.Next(1, 4);
+        for (int e = 0; e < edits; e++)
+        {
+            int at = random.Next(list.Count + 1);
+            switch (random.Next(3))
+            {
+                case 0 when at < list.Count:
+                    list[at] = alphabet[random.Next(alphabet.Length)];
+                    break;
+                case 1:
+                    list.Insert(at, alphabet[random.Next(alphabet.Length)]);
+                    break;
+                default:
+                    if (at < list.Count)
+                    {
+                        list.RemoveAt(at);
+                    }
+
+                    break;
+            }
+        }
+
+        return [.. list];
+    }
+}
