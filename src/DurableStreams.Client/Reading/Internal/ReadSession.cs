@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using DurableStreams.Diagnostics.Internal;
@@ -56,6 +57,10 @@ internal sealed partial class ReadSession
     private Offset _offset;
     private string? _cursor;
     private string? _contentType;
+
+    // The last response's Content-Type as sent and as HttpClient formats it (see ResponseContentType).
+    private string? _rawContentType;
+    private string? _formattedContentType;
 
     // Where the read is: changed only by MoveTo. _live is where the read goes once caught up:
     // Auto until the content type resolves it, LongPoll after an SSE fallback.
@@ -287,7 +292,7 @@ internal sealed partial class ReadSession
 
                 bool closed = ResponseHeaders.IsClosed(response);
                 bool upToDate = closed || ResponseHeaders.IsTrue(response, ProtocolHeaders.UpToDate) || status == 204;
-                LearnContentType(ResponseHeaders.ContentType(response));
+                LearnContentType(ResponseContentType(response));
                 _connected = true;
                 bool quick = _time.GetElapsedTime(sent) < ShortLongPoll;
 
@@ -757,6 +762,30 @@ internal sealed partial class ReadSession
 
         _failures = 0;
         MoveTo(PhaseAfter(upToDate, closed));
+    }
+
+    /// <summary>
+    /// The response's Content-Type as <see cref="ResponseHeaders.ContentType"/> gives it. HttpClient
+    /// parses and formats the header again on every response; a read's responses repeat one value,
+    /// so the formatted text is kept beside the raw text it came from and reused while they match.
+    /// </summary>
+    private string? ResponseContentType(HttpResponseMessage response)
+    {
+        if (response.Content.Headers.NonValidated.TryGetValues("Content-Type", out HeaderStringValues raw) && raw.Count == 1)
+        {
+            string text = raw.ToString();
+            if (_rawContentType is not null && string.Equals(text, _rawContentType, StringComparison.Ordinal))
+            {
+                return _formattedContentType;
+            }
+
+            string? formatted = ResponseHeaders.ContentType(response);
+            _rawContentType = text;
+            _formattedContentType = formatted;
+            return formatted;
+        }
+
+        return ResponseHeaders.ContentType(response);
     }
 
     private void LearnContentType(string? contentType)
