@@ -89,7 +89,8 @@ internal sealed class HttpTransport
                     // docs/benchmarks.md). An outcome the pipeline could retry (an exception, or a
                     // transient status) is handed to the pipeline as its first attempt's outcome, so
                     // that retries, their delays, counting and logging are exactly the pipeline's.
-                    FirstAttempt first = new(request);
+                    HttpResponseMessage? retryable = null;
+                    ExceptionDispatchInfo? failure = null;
                     try
                     {
                         response = await SendOnceAsync(request, token).ConfigureAwait(false);
@@ -98,18 +99,18 @@ internal sealed class HttpTransport
                             return TagResponse(activity, request, response);
                         }
 
-                        first.Response = response;
+                        retryable = response;
                     }
                     catch (Exception ex) when (!token.IsCancellationRequested)
                     {
                         // (A cancelled request is not the pipeline's business: it ends here, as the
                         // pipeline would end it.)
-                        first.Failure = ExceptionDispatchInfo.Capture(ex);
+                        failure = ExceptionDispatchInfo.Capture(ex);
                     }
 
                     context = ResilienceContextPool.Shared.Get(token);
                     context.Properties.Set(RequestKey, request);
-                    context.Properties.Set(FirstAttemptKey, first);
+                    context.Properties.Set(FirstAttemptKey, new FirstAttempt(request, retryable, failure));
                     response = await _retryPipeline.ExecuteAsync(
                         static (ctx, self) =>
                         {
@@ -629,31 +630,27 @@ internal sealed class HttpTransport
     /// The outcome of a request's first attempt, sent before the retry pipeline was entered; the
     /// pipeline's first call of its callback takes it instead of sending again.
     /// </summary>
-    private sealed class FirstAttempt(StreamRequest request)
+    private sealed class FirstAttempt(StreamRequest request, HttpResponseMessage? response, ExceptionDispatchInfo? failure)
     {
-        public StreamRequest Request { get; } = request;
-
-        public HttpResponseMessage? Response { get; set; }
-
-        public ExceptionDispatchInfo? Failure { get; set; }
-
         private bool _taken;
+
+        public StreamRequest Request { get; } = request;
 
         /// <summary>
         /// True (with the response) the first time: the first attempt's outcome, its failure rethrown
         /// with its original stack; false afterwards, when the caller sends a new attempt.
         /// </summary>
-        public bool TakeOutcome(out HttpResponseMessage? response)
+        public bool TakeOutcome(out HttpResponseMessage? outcome)
         {
-            response = null;
+            outcome = null;
             if (_taken)
             {
                 return false;
             }
 
             _taken = true;
-            Failure?.Throw();
-            response = Response;
+            failure?.Throw();
+            outcome = response;
             return true;
         }
     }
