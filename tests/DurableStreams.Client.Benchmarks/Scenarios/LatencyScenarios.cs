@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime;
 using System.Net;
+using System.Runtime;
 using System.Threading.Channels;
 
 namespace DurableStreams.Benchmarks.Scenarios;
