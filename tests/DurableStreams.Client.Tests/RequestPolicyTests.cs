@@ -4,28 +4,28 @@ namespace DurableStreams.Tests;
 
 /// <summary>
 /// Pins the request-kind table (<see cref="RequestPolicy.Of"/>): a change to how any kind of
-/// request is retried, streamed or timed out must change this test too, on purpose.
+/// request is retried or streamed must change this test too, on purpose.
 /// </summary>
 public sealed class RequestPolicyTests
 {
     // Names, not the internal enums, so the public test methods can take them.
-    public static TheoryData<string, string, bool, bool, bool> Table => new()
+    public static TheoryData<string, string, bool, bool> Table => new()
     {
-        // kind, which failures are retried, Polly retries (else one attempt), streamed response, per-attempt timeout
-        { nameof(RequestKind.Control), nameof(RetryScope.Safe), true, false, true },
-        { nameof(RequestKind.PlainAppend), nameof(RetryScope.UnsafeBody), true, false, true },
-        { nameof(RequestKind.OneShotAppend), nameof(RetryScope.Never), false, false, true },
-        { nameof(RequestKind.ProducerBatch), nameof(RetryScope.Safe), false, false, true },
-        { nameof(RequestKind.CatchUpRead), nameof(RetryScope.Safe), false, true, true },
-        { nameof(RequestKind.LiveRead), nameof(RetryScope.Safe), false, true, true },
+        // kind, which failures are retried, Polly retries (else one attempt), streamed response
+        { nameof(RequestKind.Control), nameof(RetryScope.Safe), true, false },
+        { nameof(RequestKind.PlainAppend), nameof(RetryScope.UnsafeBody), true, false },
+        { nameof(RequestKind.OneShotAppend), nameof(RetryScope.Never), false, false },
+        { nameof(RequestKind.ProducerBatch), nameof(RetryScope.Safe), false, false },
+        { nameof(RequestKind.CatchUpRead), nameof(RetryScope.Safe), false, true },
+        { nameof(RequestKind.LiveRead), nameof(RetryScope.Safe), false, true },
     };
 
     [Theory]
     [MemberData(nameof(Table))]
-    public void Of_EachKind_HasItsPinnedPolicy(string kind, string retry, bool pollyRetries, bool streamedResponse, bool attemptTimeout)
+    public void Of_EachKind_HasItsPinnedPolicy(string kind, string retry, bool pollyRetries, bool streamedResponse)
     {
         Assert.Equal(
-            new RequestPolicy(Enum.Parse<RetryScope>(retry), pollyRetries, streamedResponse, attemptTimeout),
+            new RequestPolicy(Enum.Parse<RetryScope>(retry), pollyRetries, streamedResponse),
             RequestPolicy.Of(Enum.Parse<RequestKind>(kind)));
     }
 

@@ -167,7 +167,7 @@ internal sealed class HttpTransport
     {
         try
         {
-            TimeSpan timeout = request.Policy.AttemptTimeout ? _options.RequestTimeout : Timeout.InfiniteTimeSpan;
+            TimeSpan timeout = _options.RequestTimeout;
             using CancellationTokenSource? attempt = timeout == Timeout.InfiniteTimeSpan ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             attempt?.CancelAfter(timeout);
             try

@@ -59,8 +59,11 @@ internal enum RetryScope
 /// Whether the response is returned as soon as its headers arrive
 /// (<see cref="HttpCompletionOption.ResponseHeadersRead"/>) so the caller reads the body as it comes.
 /// </param>
-/// <param name="AttemptTimeout">Whether <see cref="DurableStreamClientOptions.RequestTimeout"/> bounds each attempt.</param>
-internal readonly record struct RequestPolicy(RetryScope Retry, bool PollyRetries, bool StreamedResponse, bool AttemptTimeout)
+/// <remarks>
+/// <see cref="DurableStreamClientOptions.RequestTimeout"/> bounds every attempt of every kind (for a
+/// live read, the wait for its response headers), so it has no column here.
+/// </remarks>
+internal readonly record struct RequestPolicy(RetryScope Retry, bool PollyRetries, bool StreamedResponse)
 {
     /// <summary>The one table of request kinds.</summary>
     /// <remarks>
@@ -73,12 +76,12 @@ internal readonly record struct RequestPolicy(RetryScope Retry, bool PollyRetrie
     /// </remarks>
     public static RequestPolicy Of(RequestKind kind) => kind switch
     {
-        RequestKind.Control => new(RetryScope.Safe, PollyRetries: true, StreamedResponse: false, AttemptTimeout: true),
-        RequestKind.PlainAppend => new(RetryScope.UnsafeBody, PollyRetries: true, StreamedResponse: false, AttemptTimeout: true),
-        RequestKind.OneShotAppend => new(RetryScope.Never, PollyRetries: false, StreamedResponse: false, AttemptTimeout: true),
-        RequestKind.ProducerBatch => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: false, AttemptTimeout: true),
-        RequestKind.CatchUpRead => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: true, AttemptTimeout: true),
-        RequestKind.LiveRead => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: true, AttemptTimeout: true),
+        RequestKind.Control => new(RetryScope.Safe, PollyRetries: true, StreamedResponse: false),
+        RequestKind.PlainAppend => new(RetryScope.UnsafeBody, PollyRetries: true, StreamedResponse: false),
+        RequestKind.OneShotAppend => new(RetryScope.Never, PollyRetries: false, StreamedResponse: false),
+        RequestKind.ProducerBatch => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: false),
+        RequestKind.CatchUpRead => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: true),
+        RequestKind.LiveRead => new(RetryScope.Safe, PollyRetries: false, StreamedResponse: true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown request kind."),
     };
 }
