@@ -30,6 +30,12 @@ public class SseReadBenchmarks : IDisposable
     [Params(100, 16 * 1024)]
     public int EventBytes { get; set; }
 
+    /// <summary>The position <see cref="BaselineWithControl"/> ended at.</summary>
+    public string? LastOffset { get; private set; }
+
+    /// <summary>The cursor <see cref="BaselineWithControl"/> ended with.</summary>
+    public string? LastCursor { get; private set; }
+
     /// <summary>Payload bytes (JSON: messages) in the canned body.</summary>
     public long Payload { get; private set; }
 
@@ -89,6 +95,84 @@ public class SseReadBenchmarks : IDisposable
             }
         }
 
+        return total;
+    }
+
+    /// <summary>
+    /// The minimal loop plus what PROTOCOL.md §5.8 makes every client do per control event: read its
+    /// JSON for the next offset (kept as a string, the position to resume from), the cursor, and the
+    /// up-to-date and closed flags. The floor for a client that tracks its position.
+    /// </summary>
+    [Benchmark(Description = "Bare HttpClient + minimal SSE + control events parsed")]
+    public async Task<long> BaselineWithControl()
+    {
+        bool base64 = Kind == "binary";
+        using HttpResponseMessage response = await _bare.GetAsync(
+            $"http://bench.invalid/v1/stream/s?offset={CannedStreamHandler.TailOffset}&live=sse", HttpCompletionOption.ResponseHeadersRead);
+        using Stream body = await response.Content.ReadAsStreamAsync();
+        var reader = new MinimalSseReader(body, joinWithoutNewline: base64);
+        long total = 0;
+        string? offset = null, cursor = null;
+        while (await reader.ReadEventAsync())
+        {
+            if (reader.IsControl)
+            {
+                bool closed = false;
+                var json = new Utf8JsonReader(reader.Data);
+                while (json.Read())
+                {
+                    if (json.TokenType != JsonTokenType.PropertyName)
+                    {
+                        continue;
+                    }
+
+                    if (json.ValueTextEquals("streamNextOffset"u8))
+                    {
+                        json.Read();
+                        offset = json.GetString();
+                    }
+                    else if (json.ValueTextEquals("streamCursor"u8))
+                    {
+                        json.Read();
+                        cursor = json.GetString();
+                    }
+                    else if (json.ValueTextEquals("streamClosed"u8))
+                    {
+                        json.Read();
+                        closed = json.TokenType == JsonTokenType.True;
+                    }
+                    else
+                    {
+                        json.Read();
+                        json.Skip();
+                    }
+                }
+
+                if (closed)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            byte[] data;
+            if (base64)
+            {
+                data = new byte[Base64.GetMaxDecodedFromUtf8Length(reader.Data.Length)];
+                Base64.DecodeFromUtf8(reader.Data, data, out _, out int written);
+                total += written;
+            }
+            else
+            {
+                data = reader.Data.ToArray();
+                total += data.Length;
+            }
+        }
+
+        // Kept, as a reader keeps its position.
+        LastOffset = offset;
+        LastCursor = cursor;
         return total;
     }
 

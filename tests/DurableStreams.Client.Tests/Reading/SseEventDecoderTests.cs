@@ -137,6 +137,25 @@ public sealed class SseEventDecoderTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Newlines))]
+    public async Task Decode_LargeBase64OverSeveralLines_TheExactBytes(string newline)
+    {
+        // 3 KiB of bytes: base64 text over 1 KiB goes through a rented buffer when it has line breaks.
+        byte[] payload = new byte[3 * 1024];
+        new Random(7).NextBytes(payload);
+        string text = Convert.ToBase64String(payload);
+        string[] lines = text.Chunk(1000).Select(part => "data: " + new string(part)).ToArray();
+        string wire = Lines(
+            newline,
+            ["event: data", .. lines, "", "event: control", "data: {\"streamNextOffset\":\"123456_789\"}", ""]);
+
+        SseGroup group = Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder(base64: true, maxEventBytes: 8 * 1024, maxGroupBytes: 16 * 1024)));
+
+        Assert.True(lines.Length > 1);
+        Assert.Equal(payload, group.Data.ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Newlines))]
     public async Task Decode_SpecExampleSplitAtEveryByte_SameGroupAsWhole(string newline)
     {
         string wire = NormalDataExample(newline, trailingComma: false);

@@ -131,7 +131,7 @@ internal sealed class SseEventDecoder
             // The common live case (one append per group): the event's own bytes are the array.
             try
             {
-                JsonArrayScanner.Measure(_data[0], 0, out messages);
+                messages = JsonArrayScanner.Count(_data[0], CancellationToken.None);
             }
             catch (JsonException ex)
             {
@@ -173,39 +173,32 @@ internal sealed class SseEventDecoder
 
     /// <summary>
     /// PROTOCOL.md §5.8: base64 data events may be split across lines; remove CR/LF and decode the
-    /// UTF-8 bytes straight to bytes (never through a string).
+    /// UTF-8 bytes straight to bytes (never through a string). Text of one line (the usual event) is
+    /// decoded where it is; otherwise the runs between line breaks are copied out whole.
     /// </summary>
     private static byte[] DecodeBase64(ReadOnlySpan<byte> data)
     {
+        if (data.IndexOfAny((byte)'\r', (byte)'\n') < 0)
+        {
+            return DecodeBase64Text(data);
+        }
+
         byte[]? rented = null;
         Span<byte> text = data.Length <= 1024 ? stackalloc byte[data.Length] : (rented = ArrayPool<byte>.Shared.Rent(data.Length));
         try
         {
             int length = 0;
-            foreach (byte b in data)
+            ReadOnlySpan<byte> rest = data;
+            while (!rest.IsEmpty)
             {
-                if (b is not ((byte)'\r' or (byte)'\n'))
-                {
-                    text[length++] = b;
-                }
+                int lineBreak = rest.IndexOfAny((byte)'\r', (byte)'\n');
+                ReadOnlySpan<byte> run = lineBreak < 0 ? rest : rest[..lineBreak];
+                run.CopyTo(text[length..]);
+                length += run.Length;
+                rest = lineBreak < 0 ? default : rest[(lineBreak + 1)..];
             }
 
-            if (length == 0)
-            {
-                return [];
-            }
-
-            // The exact size when the text is well-formed (length a multiple of 4), so the decoded
-            // array is the chunk's own without a trimming copy; malformed text fails below either way.
-            int padding = text[length - 1] != (byte)'=' ? 0 : length > 1 && text[length - 2] == (byte)'=' ? 2 : 1;
-            byte[] decoded = new byte[length % 4 == 0 ? (length / 4 * 3) - padding : Base64.GetMaxDecodedFromUtf8Length(length)];
-            OperationStatus result = Base64.DecodeFromUtf8(text[..length], decoded, out int consumed, out int written);
-            if (result != OperationStatus.Done || consumed != length)
-            {
-                throw new SseDecodingException($"An SSE data event is not valid base64 ({result})");
-            }
-
-            return written == decoded.Length ? decoded : decoded.AsSpan(0, written).ToArray();
+            return DecodeBase64Text(text[..length]);
         }
         finally
         {
@@ -214,6 +207,28 @@ internal sealed class SseEventDecoder
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>Decodes base64 text without line breaks into an array of exactly the decoded length.</summary>
+    private static byte[] DecodeBase64Text(ReadOnlySpan<byte> text)
+    {
+        int length = text.Length;
+        if (length == 0)
+        {
+            return [];
+        }
+
+        // The exact size when the text is well-formed (length a multiple of 4), so the decoded
+        // array is the chunk's own without a trimming copy; malformed text fails below either way.
+        int padding = text[length - 1] != (byte)'=' ? 0 : length > 1 && text[length - 2] == (byte)'=' ? 2 : 1;
+        byte[] decoded = new byte[length % 4 == 0 ? (length / 4 * 3) - padding : Base64.GetMaxDecodedFromUtf8Length(length)];
+        OperationStatus result = Base64.DecodeFromUtf8(text, decoded, out int consumed, out int written);
+        if (result != OperationStatus.Done || consumed != length)
+        {
+            throw new SseDecodingException($"An SSE data event is not valid base64 ({result})");
+        }
+
+        return written == decoded.Length ? decoded : decoded.AsSpan(0, written).ToArray();
     }
 
     /// <summary>
