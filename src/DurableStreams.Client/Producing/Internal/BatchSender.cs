@@ -186,7 +186,7 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
             request.AddHeader(ProtocolHeaders.Closed, ProtocolHeaders.True);
         }
 
-        if (batch.Body.Length > 0)
+        if (batch.BodyLength > 0)
         {
             request.ContentType = contentType ?? MediaTypes.OctetStream;
             request.Content = () => batch.CreateContent(core.BodySent);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -25,6 +26,19 @@ internal enum ProducerState
 
     /// <summary>A batch could not be stored: nothing more is sent until <c>RestartAsync</c>.</summary>
     Faulted,
+}
+
+/// <summary>What <see cref="ProducerCore.TryAddOwned"/> did with a message appended with ownership.</summary>
+internal enum OwnedAppend
+{
+    /// <summary>The buffer is full: nothing was added; the caller still owns the memory.</summary>
+    NoRoom,
+
+    /// <summary>The bytes were copied into a batch; the caller still owns the memory.</summary>
+    Copied,
+
+    /// <summary>The message is a batch over the memory; the batch disposes the owner when it is done.</summary>
+    Taken,
 }
 
 /// <summary>Whether batches of a confirmed epoch may be pipelined.</summary>
@@ -217,6 +231,26 @@ internal sealed class ProducerCore
             _buffer.AddBytes(data, nameof(data));
             DispatchLocked();
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Adds the first <paramref name="length"/> bytes of <paramref name="owner"/>'s memory: whether
+    /// there was no room, the bytes were copied (the caller still owns them), or the producer took
+    /// the memory (it disposes the owner when the batch is done).
+    /// </summary>
+    public OwnedAppend TryAddOwned(IMemoryOwner<byte> owner, int length)
+    {
+        lock (_gate)
+        {
+            if (!AcceptLocked())
+            {
+                return OwnedAppend.NoRoom;
+            }
+
+            bool taken = _buffer.AddOwned(owner, length, nameof(owner));
+            DispatchLocked();
+            return taken ? OwnedAppend.Taken : OwnedAppend.Copied;
         }
     }
 
@@ -499,6 +533,10 @@ internal sealed class ProducerCore
             {
                 _state = ProducerState.Detached;
             }
+
+            // Nothing is sent any more: free what was never sent (pooled buffers, and the owners of
+            // messages appended with ownership).
+            _buffer.DropUnsent();
 
             SignalLocked();
         }
