@@ -291,7 +291,7 @@ public partial class IdempotentProducer : IAsyncDisposable
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(length, owner.Memory.Length);
-            added = _core.TryAddOwned(owner, length);
+            added = _core.TryAddOwned(owner, length, nameof(owner));
         }
         catch
         {
@@ -368,7 +368,7 @@ public partial class IdempotentProducer : IAsyncDisposable
             {
                 await WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
             }
-            while ((added = _core.TryAddOwned(owner, length)) == OwnedAppend.NoRoom);
+            while ((added = _core.TryAddOwned(owner, length, nameof(owner))) == OwnedAppend.NoRoom);
         }
         catch
         {

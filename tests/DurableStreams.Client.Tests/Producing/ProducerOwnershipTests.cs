@@ -41,6 +41,43 @@ public sealed class ProducerOwnershipTests
     }
 
     [Fact]
+    public async Task AppendAsync_BatchSizedMessageByTheCopyingOverload_CallerMayReuseTheArrayAtOnce()
+    {
+        await using var h = new ProducerHarness("application/octet-stream", OneMessageBatches);
+
+        // Seq 0 is held, so the batch-sized message waits in the producer while the caller reuses its array.
+        h.Producer.Append("first"u8);
+        PendingRequest first = await h.NextWithoutTimeAsync();
+        byte[] buffer = "abcdefgh"u8.ToArray();
+        await h.Producer.AppendAsync(buffer, h.Ct);
+        h.Producer.Append(buffer.AsSpan(0, BatchBytes));
+        "ABCDEFGH"u8.CopyTo(buffer);
+
+        Task flush = h.Producer.FlushAsync(h.Ct);
+        first.Accept(5);
+        PendingRequest second = await h.NextWithoutTimeAsync();
+        Assert.Equal("abcdefgh", second.BodyText);
+        second.Accept(13);
+        PendingRequest third = await h.NextWithoutTimeAsync();
+        Assert.Equal("abcdefgh", third.BodyText);
+        third.Accept(21);
+        await flush;
+    }
+
+    [Fact]
+    public async Task AppendAsync_BatchSizedMessageNotOneJsonValueByTheCopyingOverload_ThrowsNamingDataAndBuffersNothing()
+    {
+        await using var h = new ProducerHarness("application/json", OneMessageBatches);
+
+        var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await h.Producer.AppendAsync("{not js}"u8.ToArray(), h.Ct));
+
+        Assert.Equal("data", ex.ParamName);
+        Assert.Equal(0, h.Producer.PendingCount);
+        await h.Producer.FlushAsync(h.Ct);
+        Assert.Equal(0, h.Handler.Count);
+    }
+
+    [Fact]
     public async Task AppendAsync_OwnedMessageOnJsonStream_IsSentAsAOneItemArray()
     {
         await using var h = new ProducerHarness("application/json", OneMessageBatches);

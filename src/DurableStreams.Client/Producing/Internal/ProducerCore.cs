@@ -83,6 +83,7 @@ internal sealed class ProducerCore
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenRegistration _clientDisposedRegistration;
     private readonly int _maxInFlight;
+    private readonly int _maxBatchBytes;
     private readonly TimeSpan _disposeTimeout;
     private readonly Action<DurableStreamException>? _onError;
 
@@ -114,6 +115,7 @@ internal sealed class ProducerCore
         Logger = options.Logger ?? (ILogger?)client.Options.LoggerFactory?.CreateLogger<IdempotentProducer>() ?? NullLogger.Instance;
         UrlForLogs = UrlUtilities.WithoutQuery(stream.Url);
         _maxInFlight = options.MaxInFlight;
+        _maxBatchBytes = options.MaxBatchBytes;
         _disposeTimeout = options.DisposeTimeout;
         _onError = options.OnError;
         _contentType = stream.ContentType;
@@ -221,6 +223,11 @@ internal sealed class ProducerCore
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryAddBytes(ReadOnlySpan<byte> data)
     {
+        if (data.Length >= _maxBatchBytes)
+        {
+            return TryAddBatchSizedCopy(data);
+        }
+
         lock (_gate)
         {
             if (!AcceptLocked())
@@ -235,11 +242,48 @@ internal sealed class ProducerCore
     }
 
     /// <summary>
+    /// A message that fills a batch by itself: copied outside the lock into a pooled array that its
+    /// batch then owns. Copied under the lock, a 1 MiB message held it for the whole copy, and a
+    /// caller appending many such messages in a row kept the sender of the first one from starting
+    /// (measured: the first request left 2-24 ms after the first append instead of ~0.2 ms).
+    /// </summary>
+    private bool TryAddBatchSizedCopy(ReadOnlySpan<byte> data)
+    {
+        lock (_gate)
+        {
+            // Check first: a full buffer or a stopped producer costs no copy.
+            if (!AcceptLocked())
+            {
+                return false;
+            }
+        }
+
+        var copy = new PooledCopy(data);
+        OwnedAppend added;
+        try
+        {
+            added = TryAddOwned(copy, data.Length, nameof(data));
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+
+        if (added != OwnedAppend.Taken)
+        {
+            copy.Dispose();
+        }
+
+        return added != OwnedAppend.NoRoom;
+    }
+
+    /// <summary>
     /// Adds the first <paramref name="length"/> bytes of <paramref name="owner"/>'s memory: whether
     /// there was no room, the bytes were copied (the caller still owns them), or the producer took
     /// the memory (it disposes the owner when the batch is done).
     /// </summary>
-    public OwnedAppend TryAddOwned(IMemoryOwner<byte> owner, int length)
+    public OwnedAppend TryAddOwned(IMemoryOwner<byte> owner, int length, string paramName)
     {
         lock (_gate)
         {
@@ -248,7 +292,7 @@ internal sealed class ProducerCore
                 return OwnedAppend.NoRoom;
             }
 
-            bool taken = _buffer.AddOwned(owner, length, nameof(owner));
+            bool taken = _buffer.AddOwned(owner, length, paramName);
             DispatchLocked();
             return taken ? OwnedAppend.Taken : OwnedAppend.Copied;
         }
