@@ -97,6 +97,8 @@ internal sealed class ProducerCore
     private bool _clientDisposed;
     private Task<CloseResult>? _closeTask;
     private ProducerBatch? _lastDispatched;
+    private bool _handOverNext;
+    private ProducerBatch? _handedOver;
     private Task<string>? _contentTypeTask;
     private string? _contentType;
     private TaskCompletionSource _changed = NewSignal();
@@ -705,7 +707,18 @@ internal sealed class ProducerCore
 
     // A method of its own: a lambda capturing `batch` inside the loop above would allocate its
     // closure on every DispatchLocked call that enters the method, i.e. on every append (32 B each).
-    private void StartBatch(ProducerBatch batch) => _ = Task.Run(() => _sender.RunAsync(batch));
+    private void StartBatch(ProducerBatch batch)
+    {
+        if (_handOverNext)
+        {
+            // Called from CompleteBatch: the finishing sender sends this one next itself.
+            _handOverNext = false;
+            _handedOver = batch;
+            return;
+        }
+
+        _ = Task.Run(() => _sender.RunAsync(batch));
+    }
 
     private void OnLingerElapsed()
     {
@@ -870,9 +883,14 @@ internal sealed class ProducerCore
         return _contentType;
     }
 
-    /// <summary>The sender is done with <paramref name="batch"/>: stored, failed (<paramref name="failure"/>) or abandoned (<paramref name="aborted"/>).</summary>
-    internal void CompleteBatch(ProducerBatch batch, Exception? failure, bool aborted)
+    /// <summary>
+    /// The sender is done with <paramref name="batch"/>: stored, failed (<paramref name="failure"/>)
+    /// or abandoned (<paramref name="aborted"/>). Returns the first batch this lets start, for the
+    /// caller to send itself (any further ones are started on their own tasks).
+    /// </summary>
+    internal ProducerBatch? CompleteBatch(ProducerBatch batch, Exception? failure, bool aborted)
     {
+        ProducerBatch? next;
         DurableStreamException? reported = null;
         lock (_gate)
         {
@@ -917,7 +935,11 @@ internal sealed class ProducerCore
                 SignalLocked();
             }
 
+            _handOverNext = true;
             DispatchLocked();
+            _handOverNext = false;
+            next = _handedOver;
+            _handedOver = null;
         }
 
         if (reported is not null)
@@ -930,6 +952,8 @@ internal sealed class ProducerCore
                 SignalLocked();
             }
         }
+
+        return next;
     }
 
     // ---- Waiting, failing, reporting ---------------------------------------------------------------------
