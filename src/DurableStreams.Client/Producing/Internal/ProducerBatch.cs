@@ -94,9 +94,6 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
     /// <summary>The body's size once sealed: the bytes so far plus the closing bracket.</summary>
     public int WireLength => _owner is not null ? _owned.Length + (JsonLayout ? 2 : 0) : _length + (JsonLayout && !Sealed ? 1 : 0);
 
-    /// <summary>Whether the body is the caller's memory (<see cref="Owning"/>) rather than a copy.</summary>
-    public bool IsOwned => _owner is not null;
-
     public bool Sealed { get; private set; }
 
     /// <summary>A close request (<c>Stream-Closed: true</c>); its body may be empty.</summary>

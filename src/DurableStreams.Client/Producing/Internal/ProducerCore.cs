@@ -247,7 +247,8 @@ internal sealed class ProducerCore
     /// A message that fills a batch by itself: copied outside the lock into a pooled array that its
     /// batch then owns. Copied under the lock, a 1 MiB message held it for the whole copy, and a
     /// caller appending many such messages in a row kept the sender of the first one from starting
-    /// (measured: the first request left 2-24 ms after the first append instead of ~0.2 ms).
+    /// (measured with 50 x 1 MiB: the first request left 5.6-10.2 ms after the first append, median;
+    /// 1.5 ms with the copy outside the lock).
     /// </summary>
     private bool TryAddBatchSizedCopy(ReadOnlySpan<byte> data)
     {
