@@ -123,12 +123,21 @@ internal static class ProducerScenario
         destination[size - 1] = (byte)'}';
     }
 
-    public static async Task<Result> RunProducerAsync(DurableStreamClient client, Uri baseUrl, int messages, int messageSize, string contentType)
+    /// <param name="owned">
+    /// Append each message with <see cref="IdempotentProducer.AppendAsync(System.Buffers.IMemoryOwner{byte}, int, CancellationToken)"/>,
+    /// handing the producer a pre-built array per message as the baseline hands its arrays to
+    /// HttpClient (a message of at least <see cref="ProducerOptions.MaxBatchBytes"/> is then sent
+    /// without a copy); otherwise with the copying <c>AppendAsync(ReadOnlyMemory&lt;byte&gt;)</c>.
+    /// </param>
+    public static async Task<Result> RunProducerAsync(DurableStreamClient client, Uri baseUrl, int messages, int messageSize, string contentType, bool owned = false)
     {
         DurableStream stream = (await client.CreateStreamAsync(new CreateOptions { Url = NewUrl(baseUrl, "producer"), ContentType = contentType })).Stream;
 
         // Pre-build the messages so that both runs measure sending, not formatting.
         byte[] all = BuildMessages(messages, messageSize);
+        ArrayOwner[] owners = owned
+            ? [.. Enumerable.Range(0, messages).Select(i => new ArrayOwner(all.AsSpan(i * messageSize, messageSize).ToArray()))]
+            : [];
 
         GC.Collect();
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
@@ -138,7 +147,9 @@ internal static class ProducerScenario
         {
             for (int i = 0; i < messages; i++)
             {
-                ValueTask append = producer.AppendAsync(all.AsMemory(i * messageSize, messageSize));
+                ValueTask append = owned
+                    ? producer.AppendAsync(owners[i], messageSize)
+                    : producer.AppendAsync(all.AsMemory(i * messageSize, messageSize));
                 if (!append.IsCompletedSuccessfully)
                 {
                     await append;
@@ -226,6 +237,16 @@ internal static class ProducerScenario
         }
 
         return all;
+    }
+
+    /// <summary>Hands a pre-built array to the producer; disposing it does nothing (the array is garbage afterwards).</summary>
+    private sealed class ArrayOwner(byte[] array) : System.Buffers.IMemoryOwner<byte>
+    {
+        public Memory<byte> Memory => array;
+
+        public void Dispose()
+        {
+        }
     }
 
     public static string NewUrl(Uri baseUrl, string prefix) =>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DurableStreams.IntegrationTests;
@@ -145,6 +146,28 @@ public sealed class ReadmeExamplesTests(ReferenceServerFixture server)
         await producer.FlushAsync();
 
         Assert.Equal(incoming, await orders.ReadAllJsonAsync<Order>());
+    }
+
+    [Fact]
+    public async Task Readme_ProducerOwnedMemory_RunsAsWritten()
+    {
+        using var client = new DurableStreamClient(new DurableStreamClientOptions { BaseAddress = new Uri(StreamBase) });
+        DurableStream images = (await client.CreateStreamAsync(new CreateOptions { Url = "images", ContentType = "application/octet-stream" })).Stream;
+        byte[] content = [.. Enumerable.Range(0, 3 * 1024 * 1024).Select(i => (byte)(i * 7))];
+        using var file = new MemoryStream(content);
+        const int size = 2 * 1024 * 1024;
+        await using IdempotentProducer producer = images.CreateProducer("image-loader");
+
+        for (int i = 0; i < 2; i++)
+        {
+            // README "Producing exactly once" owned-memory block.
+            IMemoryOwner<byte> owner = MemoryPool<byte>.Shared.Rent(size);
+            int length = await file.ReadAtLeastAsync(owner.Memory[..size], size, throwOnEndOfStream: false);
+            await producer.AppendAsync(owner, length);   // the producer returns it to the pool
+        }
+
+        await producer.FlushAsync();
+        Assert.Equal(content, await images.ReadAllBytesAsync());
     }
 
     private sealed record Order(int Id, double Total);

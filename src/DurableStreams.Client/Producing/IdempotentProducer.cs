@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -250,6 +251,66 @@ public partial class IdempotentProducer : IAsyncDisposable
         return AppendAsync(new ReadOnlyMemory<byte>(data), cancellationToken);
     }
 
+    /// <summary>
+    /// Adds one message whose memory the producer takes over, waiting while the buffer is full:
+    /// the first <paramref name="length"/> bytes of <paramref name="owner"/>'s
+    /// <see cref="IMemoryOwner{T}.Memory"/>. For large messages this saves the copy that the other
+    /// overloads make (they let the caller reuse its buffer at once).
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The call transfers ownership in every outcome: the producer disposes <paramref name="owner"/>
+    /// exactly once, and the caller must neither dispose it nor touch its memory after calling,
+    /// even when this method throws or is cancelled.
+    /// </para>
+    /// <para>
+    /// A message of at least <see cref="ProducerOptions.MaxBatchBytes"/> is sent alone, as the other
+    /// overloads would send it, with the memory itself as the request body: <paramref name="owner"/>
+    /// is disposed once that batch is finished (acknowledged, failed, or abandoned when the producer
+    /// stops) and no request is still reading the memory, which retries and resends keep alive. A
+    /// smaller message is copied into a batch like any other, and <paramref name="owner"/> is
+    /// disposed before the returned task completes.
+    /// </para>
+    /// </remarks>
+    /// <param name="owner">The owner of the message's memory, e.g. from <see cref="MemoryPool{T}.Rent(int)"/>; the producer disposes it.</param>
+    /// <param name="length">How many bytes of the memory, from its start, are the message; at least 1.</param>
+    /// <param name="cancellationToken">Cancels the wait for room; a message already accepted is not withdrawn.</param>
+    /// <returns>A task that completes when the message is accepted.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="owner"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is less than 1 or larger than the memory.</exception>
+    /// <exception cref="ArgumentException">The message is not one JSON value on a JSON stream.</exception>
+    /// <exception cref="InvalidOperationException">The producer is closing.</exception>
+    /// <exception cref="ObjectDisposedException">The producer was detached or disposed.</exception>
+    /// <exception cref="DurableStreamException">The producer failed earlier; this is that failure.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting.</exception>
+    public virtual ValueTask AppendAsync(IMemoryOwner<byte> owner, int length, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        OwnedAppend added;
+        try
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(length, owner.Memory.Length);
+            added = _core.TryAddOwned(owner, length, nameof(owner));
+        }
+        catch
+        {
+            owner.Dispose();
+            throw;
+        }
+
+        switch (added)
+        {
+            case OwnedAppend.NoRoom:
+                return AppendOwnedSlowAsync(owner, length, cancellationToken);
+            case OwnedAppend.Copied:
+                owner.Dispose();
+                break;
+        }
+
+        return default;
+    }
+
     /// <summary>Adds one text message (UTF-8, sent as it is), waiting while the buffer is full.</summary>
     /// <param name="text">The message; must not be empty.</param>
     /// <param name="cancellationToken">Cancels the wait for room.</param>
@@ -296,6 +357,29 @@ public partial class IdempotentProducer : IAsyncDisposable
             await WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
         }
         while (!TryAddBytes(data.Span));
+    }
+
+    private async ValueTask AppendOwnedSlowAsync(IMemoryOwner<byte> owner, int length, CancellationToken cancellationToken)
+    {
+        OwnedAppend added;
+        try
+        {
+            do
+            {
+                await WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+            }
+            while ((added = _core.TryAddOwned(owner, length, nameof(owner))) == OwnedAppend.NoRoom);
+        }
+        catch
+        {
+            owner.Dispose();
+            throw;
+        }
+
+        if (added == OwnedAppend.Copied)
+        {
+            owner.Dispose();
+        }
     }
 
     private async ValueTask AppendTextSlowAsync(string text, CancellationToken cancellationToken)
@@ -354,6 +438,9 @@ public partial class IdempotentProducer : IAsyncDisposable
             case string text:
                 RequireNonEmpty(text.Length, nameof(value));
                 return TryAddText(text);
+            case IMemoryOwner<byte>:
+                // Reached by AppendAsync(owner) without a length, where the generic overload wins.
+                throw new ArgumentException("To append memory with its owner, pass the message's length: AppendAsync(IMemoryOwner<byte>, int). The producer did not take the owner.", nameof(value));
             case System.IO.Stream:
                 throw new ArgumentException("A producer cannot append a Stream: read it into memory, or use DurableStream.AppendAsync(Stream).", nameof(value));
             default:

@@ -7,29 +7,32 @@ internal static class ThroughputScenarios
 {
     /// <summary>
     /// <see cref="ProducerScenario"/> at two message sizes: 100 B JSON (batched into 1 MiB JSON arrays)
-    /// and 1 MiB bytes (one message per request). The baseline posts pre-built batches of the same
-    /// messages with the producer headers, one request at a time, so the server does the same work.
-    /// Best of <see cref="ScenarioSizes.Rounds"/> alternating rounds each.
+    /// and 1 MiB bytes (one message per request), the latter twice: appended with ownership (the
+    /// producer sends the caller's memory, as the baseline does) and with the copying overload. The
+    /// baseline posts pre-built batches of the same messages with the producer headers, one request
+    /// at a time, so the server does the same work. Best of <see cref="ScenarioSizes.Rounds"/>
+    /// alternating rounds each.
     /// </summary>
     public static async Task<IReadOnlyList<ScenarioRow>> ProducerAsync(SharedClients clients, ScenarioSizes sizes)
     {
         var rows = new List<ScenarioRow>();
-        foreach ((int messages, int size, string contentType, string name) in new[]
+        foreach ((int messages, int size, string contentType, bool owned, string name) in new[]
         {
-            (sizes.ProducerSmallMessages, 100, Raw.Json, $"producer {sizes.ProducerSmallMessages:N0} x 100 B JSON"),
-            (sizes.ProducerLargeMessages, 1024 * 1024, "application/octet-stream", $"producer {sizes.ProducerLargeMessages:N0} x 1 MiB bytes"),
+            (sizes.ProducerSmallMessages, 100, Raw.Json, false, $"producer {sizes.ProducerSmallMessages:N0} x 100 B JSON"),
+            (sizes.ProducerLargeMessages, 1024 * 1024, "application/octet-stream", true, $"producer {sizes.ProducerLargeMessages:N0} x 1 MiB bytes"),
+            (sizes.ProducerLargeMessages, 1024 * 1024, "application/octet-stream", false, $"producer {sizes.ProducerLargeMessages:N0} x 1 MiB bytes, copied"),
         })
         {
             // Warm-up on a small stream first (JIT, connections).
             int warmup = Math.Max(1, Math.Min(messages, size >= 1024 * 1024 ? 2 : 20_000));
             await ProducerScenario.RunBaselineAsync(clients.Http, clients.Client, clients.BaseUrl, warmup, size, contentType, producerHeaders: true);
-            await ProducerScenario.RunProducerAsync(clients.Client, clients.BaseUrl, warmup, size, contentType);
+            await ProducerScenario.RunProducerAsync(clients.Client, clients.BaseUrl, warmup, size, contentType, owned);
 
             ProducerScenario.Result? baseline = null, producer = null;
             for (int round = 0; round < sizes.Rounds; round++)
             {
                 baseline = ProducerScenario.Best(baseline, await ProducerScenario.RunBaselineAsync(clients.Http, clients.Client, clients.BaseUrl, messages, size, contentType, producerHeaders: true));
-                producer = ProducerScenario.Best(producer, await ProducerScenario.RunProducerAsync(clients.Client, clients.BaseUrl, messages, size, contentType));
+                producer = ProducerScenario.Best(producer, await ProducerScenario.RunProducerAsync(clients.Client, clients.BaseUrl, messages, size, contentType, owned));
             }
 
             if (!await ProducerScenario.VerifyAsync(clients.Http, producer!, size, contentType))

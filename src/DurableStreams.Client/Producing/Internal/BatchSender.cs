@@ -24,8 +24,24 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
     private readonly Func<CancellationToken, ValueTask<IReadOnlyDictionary<string, string>>>? _headersProvider = options.HeadersProvider;
     private readonly bool _autoClaim = options.AutoClaim;
 
+    /// <summary>
+    /// Sends <paramref name="batch"/>, then, on the same task, each batch its completion let the
+    /// producer start (<see cref="ProducerCore.CompleteBatch"/>): one batch after another, as a
+    /// caller's own send loop would, without a hop through the thread pool between them.
+    /// </summary>
     public async Task RunAsync(ProducerBatch batch)
     {
+        ProducerBatch? next = batch;
+        while (next is not null)
+        {
+            next = await RunOneAsync(next).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends one batch until it is stored or fails; returns the batch to send next on this task, if any.</summary>
+    private async Task<ProducerBatch?> RunOneAsync(ProducerBatch batch)
+    {
+        ProducerBatch? next = null;
         Exception? failure = null;
         bool aborted = false;
         using Activity? activity = StartBatchActivity(batch);
@@ -36,13 +52,17 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
         {
             string? contentType = await core.ContentTypeForAsync(batch).ConfigureAwait(false);
             int retries = 0;
-            while (true)
+
+            // Every way out of the loop ends in the finally below, which hands on the next batch
+            // (a return inside the try would fix the method's result before the finally runs).
+            bool acknowledged = false;
+            while (!acknowledged)
             {
                 (bool proceed, long epoch, long seq, bool earlierStored) = await core.EnterAttemptAsync(batch).ConfigureAwait(false);
                 if (!proceed)
                 {
                     aborted = true;
-                    return;
+                    break;
                 }
 
                 StreamRequest? request = null;
@@ -98,7 +118,8 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
                             batch.NextOffset = batch.IsClose
                                 ? ResponseHeaders.RequireNextOffset(response!, core.Stream.Url, request!.Operation)
                                 : ResponseHeaders.TryGetOffset(response!, ProtocolHeaders.NextOffset);
-                            return;
+                            acknowledged = true;
+                            break;
 
                         case BatchOutcome.Fenced:
                             await core.HandleStaleEpochAsync(batch, epoch, verdict.ServerEpoch).ConfigureAwait(false);
@@ -132,8 +153,10 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
         finally
         {
             activity?.SetTag("durable_streams.retry_count", Math.Max(0, attempts - 1));
-            core.CompleteBatch(batch, failure, aborted);
+            next = core.CompleteBatch(batch, failure, aborted);
         }
+
+        return next;
     }
 
     /// <summary>
@@ -186,7 +209,7 @@ internal sealed class BatchSender(ProducerCore core, HttpTransport transport, Pr
             request.AddHeader(ProtocolHeaders.Closed, ProtocolHeaders.True);
         }
 
-        if (batch.Body.Length > 0)
+        if (batch.BodyLength > 0)
         {
             request.ContentType = contentType ?? MediaTypes.OctetStream;
             request.Content = () => batch.CreateContent(core.BodySent);

@@ -31,13 +31,29 @@ internal enum BatchState
 /// each item is one message); in byte layout the items are concatenated. The producer's lock
 /// guards every member until the batch is sealed; after that only its sender reads it.
 /// </summary>
+/// <remarks>
+/// A batch of one message appended with ownership (<see cref="Owning"/>) holds no copy: its body is
+/// the caller's memory, framed by the brackets in JSON layout when it is written. Either way the
+/// memory is freed (returned to the pool, or the owner disposed) exactly once, when the producer has
+/// released the batch and no request body is being written from it any more.
+/// </remarks>
 internal sealed class ProducerBatch : IBufferWriter<byte>
 {
     private static readonly int[] NoEnds = [];
+    private static readonly ReadOnlyMemory<byte> JsonOpen = "["u8.ToArray();
+    private static readonly ReadOnlyMemory<byte> JsonClose = "]"u8.ToArray();
 
     private byte[] _buffer;
     private int _length;
     private int[] _itemEnds = NoEnds;
+    private IDisposable? _owner;
+    private ReadOnlyMemory<byte> _owned;
+
+    // One hold for the producer (until Release) and one per request body being written: the memory
+    // is freed when the last one ends, so a body still being read by the connection after the
+    // request's outcome is final never reads memory that was freed (and maybe reused).
+    private int _holds = 1;
+    private int _released;
 
     public ProducerBatch(bool jsonLayout, bool trackItems, int expectedSize)
     {
@@ -49,6 +65,18 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
             _buffer[0] = (byte)'[';
             _length = 1;
         }
+    }
+
+    private ProducerBatch(IDisposable owner, ReadOnlyMemory<byte> message, bool jsonLayout, bool trackItems)
+    {
+        _buffer = [];
+        _owner = owner;
+        _owned = message;
+        JsonLayout = jsonLayout;
+        TrackItems = trackItems;
+        Count = 1;
+        PayloadBytes = message.Length;
+        Sealed = true;
     }
 
     /// <summary>Whether the body is a JSON array of the items.</summary>
@@ -64,7 +92,7 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
     public long PayloadBytes { get; private set; }
 
     /// <summary>The body's size once sealed: the bytes so far plus the closing bracket.</summary>
-    public int WireLength => _length + (JsonLayout && !Sealed ? 1 : 0);
+    public int WireLength => _owner is not null ? _owned.Length + (JsonLayout ? 2 : 0) : _length + (JsonLayout && !Sealed ? 1 : 0);
 
     public bool Sealed { get; private set; }
 
@@ -94,8 +122,15 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
     /// <summary>The response's <c>Stream-Next-Offset</c>, on success.</summary>
     public Offset? NextOffset { get; set; }
 
-    /// <summary>The body, once sealed.</summary>
-    public ReadOnlyMemory<byte> Body => _buffer.AsMemory(0, _length);
+    /// <summary>The body's length once sealed (zero for a close without a final message).</summary>
+    public int BodyLength => WireLength;
+
+    /// <summary>
+    /// A sealed batch of one message whose body is <paramref name="message"/> itself, not a copy;
+    /// <paramref name="owner"/> is disposed when the memory is freed.
+    /// </summary>
+    public static ProducerBatch Owning(IDisposable owner, ReadOnlyMemory<byte> message, bool jsonLayout, bool trackItems) =>
+        new(owner, message, jsonLayout, trackItems);
 
     /// <summary>Starts an item: writes the separator and returns the position where the item starts.</summary>
     public int BeginItem()
@@ -188,6 +223,13 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
             return;
         }
 
+        if (_owner is not null)
+        {
+            // One message, framed only when written.
+            JsonLayout = false;
+            return;
+        }
+
         int write = 0;
         int start = 1;
         for (int i = 0; i < Count; i++)
@@ -202,8 +244,50 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
         JsonLayout = false;
     }
 
-    /// <summary>Returns the buffers to their pools; the batch is unusable afterwards.</summary>
+    /// <summary>
+    /// The producer is done with the batch (its outcome is final, or it was never sent): the memory
+    /// is freed now, or when the last request body still being written from it ends. A second call
+    /// does nothing.
+    /// </summary>
     public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            EndHold();
+        }
+    }
+
+    /// <summary>A request body over the sealed bytes (called for each attempt); <paramref name="written"/> runs once the whole body was written.</summary>
+    public HttpContent CreateContent(Action<ProducerBatch>? written = null) => new BatchContent(this, written);
+
+    /// <summary>Starts writing a request body: the memory stays until <see cref="EndHold"/>. False once the memory was freed.</summary>
+    private bool TryHold()
+    {
+        int holds = Volatile.Read(ref _holds);
+        while (holds > 0)
+        {
+            int seen = Interlocked.CompareExchange(ref _holds, holds + 1, holds);
+            if (seen == holds)
+            {
+                return true;
+            }
+
+            holds = seen;
+        }
+
+        return false;
+    }
+
+    private void EndHold()
+    {
+        if (Interlocked.Decrement(ref _holds) == 0)
+        {
+            Free();
+        }
+    }
+
+    /// <summary>Returns the buffers to their pools, or disposes the owner of the caller's memory; runs once.</summary>
+    private void Free()
     {
         byte[] buffer = _buffer;
         _buffer = [];
@@ -215,10 +299,51 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
 
         ReturnEnds();
         _itemEnds = NoEnds;
+        IDisposable? owner = _owner;
+        _owned = default;
+        owner?.Dispose();
     }
 
-    /// <summary>A request body over the sealed bytes (called for each attempt); <paramref name="written"/> runs once the whole body was written.</summary>
-    public HttpContent CreateContent(Action<ProducerBatch>? written = null) => new BatchContent(this, Body, written);
+    /// <summary>Writes the sealed body: the buffer, or the owned message framed by the JSON brackets when in JSON layout.</summary>
+    private async ValueTask WriteBodyAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        if (_owner is null)
+        {
+            await stream.WriteAsync(_buffer.AsMemory(0, _length), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (JsonLayout)
+        {
+            await stream.WriteAsync(JsonOpen, cancellationToken).ConfigureAwait(false);
+        }
+
+        await stream.WriteAsync(_owned, cancellationToken).ConfigureAwait(false);
+        if (JsonLayout)
+        {
+            await stream.WriteAsync(JsonClose, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void WriteBody(Stream stream)
+    {
+        if (_owner is null)
+        {
+            stream.Write(_buffer.AsSpan(0, _length));
+            return;
+        }
+
+        if (JsonLayout)
+        {
+            stream.Write(JsonOpen.Span);
+        }
+
+        stream.Write(_owned.Span);
+        if (JsonLayout)
+        {
+            stream.Write(JsonClose.Span);
+        }
+    }
 
     public void Advance(int count) => _length += count;
 
@@ -257,28 +382,57 @@ internal sealed class ProducerBatch : IBufferWriter<byte>
         }
     }
 
-    /// <summary>The sealed body, written without copying.</summary>
-    private sealed class BatchContent(ProducerBatch batch, ReadOnlyMemory<byte> body, Action<ProducerBatch>? written) : HttpContent
+    /// <summary>The sealed body, written without copying; the batch's memory is held while it is written.</summary>
+    private sealed class BatchContent(ProducerBatch batch, Action<ProducerBatch>? written) : HttpContent
     {
+        private readonly int _length = batch.BodyLength;
+
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
             SerializeToStreamAsync(stream, context, CancellationToken.None);
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            await stream.WriteAsync(body, cancellationToken).ConfigureAwait(false);
+            Hold();
+            try
+            {
+                await batch.WriteBodyAsync(stream, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                batch.EndHold();
+            }
+
             written?.Invoke(batch);
         }
 
         protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            stream.Write(body.Span);
+            Hold();
+            try
+            {
+                batch.WriteBody(stream);
+            }
+            finally
+            {
+                batch.EndHold();
+            }
+
             written?.Invoke(batch);
         }
 
         protected override bool TryComputeLength(out long length)
         {
-            length = body.Length;
+            length = _length;
             return true;
+        }
+
+        private void Hold()
+        {
+            if (!batch.TryHold())
+            {
+                // Only reachable if a handler wrote the body after the batch's outcome was final.
+                throw new ObjectDisposedException(nameof(ProducerBatch), "The producer batch's request body was written after the batch was finished.");
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -109,6 +110,40 @@ internal sealed class ProducerBuffer : IDisposable
         data.CopyTo(batch.GetSpan(data.Length));
         batch.Advance(data.Length);
         Added(batch, start, rawJson: true, paramName);
+    }
+
+    /// <summary>
+    /// Adds the first <paramref name="length"/> bytes of <paramref name="owner"/>'s memory. A message
+    /// that fills a batch by itself (at least <see cref="ProducerOptions.MaxBatchBytes"/>; the copying
+    /// path would send it alone too) becomes a batch over that memory, and the batch then owns it
+    /// (returns <see langword="true"/>); a smaller one is copied into the open batch and the caller
+    /// still owns it (returns <see langword="false"/>).
+    /// </summary>
+    public bool AddOwned(IMemoryOwner<byte> owner, int length, string paramName)
+    {
+        ReadOnlyMemory<byte> message = owner.Memory[..length];
+        if (length < _maxBatchBytes)
+        {
+            AddBytes(message.Span, paramName);
+            return false;
+        }
+
+        if (Mode == ContentMode.Json && !IsOneJsonValue(message.Span))
+        {
+            throw new ArgumentException("On a JSON stream each message must be exactly one JSON value (PROTOCOL.md §9.1).", paramName);
+        }
+
+        // Everything appended before it leaves first, in its own batch.
+        SealOpen();
+        ProducerBatch batch = ProducerBatch.Owning(owner, message, jsonLayout: Mode != ContentMode.Bytes, trackItems: Mode == ContentMode.Unknown);
+        _bufferedBytes += length;
+        DurableStreamsTelemetry.ProducerBufferedBytes.Add(length);
+        _bufferedMessages++;
+        _pendingMessages++;
+        batch.Ordinal = _nextOrdinal++;
+        batch.State = BatchState.Queued;
+        _queued.Enqueue(batch);
+        return true;
     }
 
     public void AddText(string text, string paramName)

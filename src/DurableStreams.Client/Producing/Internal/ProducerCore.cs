@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -25,6 +26,19 @@ internal enum ProducerState
 
     /// <summary>A batch could not be stored: nothing more is sent until <c>RestartAsync</c>.</summary>
     Faulted,
+}
+
+/// <summary>What <see cref="ProducerCore.TryAddOwned"/> did with a message appended with ownership.</summary>
+internal enum OwnedAppend
+{
+    /// <summary>The buffer is full: nothing was added; the caller still owns the memory.</summary>
+    NoRoom,
+
+    /// <summary>The bytes were copied into a batch; the caller still owns the memory.</summary>
+    Copied,
+
+    /// <summary>The message is a batch over the memory; the batch disposes the owner when it is done.</summary>
+    Taken,
 }
 
 /// <summary>Whether batches of a confirmed epoch may be pipelined.</summary>
@@ -69,6 +83,7 @@ internal sealed class ProducerCore
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenRegistration _clientDisposedRegistration;
     private readonly int _maxInFlight;
+    private readonly int _maxBatchBytes;
     private readonly TimeSpan _disposeTimeout;
     private readonly Action<DurableStreamException>? _onError;
 
@@ -82,6 +97,8 @@ internal sealed class ProducerCore
     private bool _clientDisposed;
     private Task<CloseResult>? _closeTask;
     private ProducerBatch? _lastDispatched;
+    private bool _handOverNext;
+    private ProducerBatch? _handedOver;
     private Task<string>? _contentTypeTask;
     private string? _contentType;
     private TaskCompletionSource _changed = NewSignal();
@@ -100,6 +117,7 @@ internal sealed class ProducerCore
         Logger = options.Logger ?? (ILogger?)client.Options.LoggerFactory?.CreateLogger<IdempotentProducer>() ?? NullLogger.Instance;
         UrlForLogs = UrlUtilities.WithoutQuery(stream.Url);
         _maxInFlight = options.MaxInFlight;
+        _maxBatchBytes = options.MaxBatchBytes;
         _disposeTimeout = options.DisposeTimeout;
         _onError = options.OnError;
         _contentType = stream.ContentType;
@@ -207,6 +225,11 @@ internal sealed class ProducerCore
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryAddBytes(ReadOnlySpan<byte> data)
     {
+        if (data.Length >= _maxBatchBytes)
+        {
+            return TryAddBatchSizedCopy(data);
+        }
+
         lock (_gate)
         {
             if (!AcceptLocked())
@@ -217,6 +240,64 @@ internal sealed class ProducerCore
             _buffer.AddBytes(data, nameof(data));
             DispatchLocked();
             return true;
+        }
+    }
+
+    /// <summary>
+    /// A message that fills a batch by itself: copied outside the lock into a pooled array that its
+    /// batch then owns. Copied under the lock, a 1 MiB message held it for the whole copy, and a
+    /// caller appending many such messages in a row kept the sender of the first one from starting
+    /// (measured with 50 x 1 MiB: the first request left 5.6-10.2 ms after the first append, median;
+    /// 1.5 ms with the copy outside the lock).
+    /// </summary>
+    private bool TryAddBatchSizedCopy(ReadOnlySpan<byte> data)
+    {
+        lock (_gate)
+        {
+            // Check first: a full buffer or a stopped producer costs no copy.
+            if (!AcceptLocked())
+            {
+                return false;
+            }
+        }
+
+        var copy = new PooledCopy(data);
+        OwnedAppend added;
+        try
+        {
+            added = TryAddOwned(copy, data.Length, nameof(data));
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+
+        if (added != OwnedAppend.Taken)
+        {
+            copy.Dispose();
+        }
+
+        return added != OwnedAppend.NoRoom;
+    }
+
+    /// <summary>
+    /// Adds the first <paramref name="length"/> bytes of <paramref name="owner"/>'s memory: whether
+    /// there was no room, the bytes were copied (the caller still owns them), or the producer took
+    /// the memory (it disposes the owner when the batch is done).
+    /// </summary>
+    public OwnedAppend TryAddOwned(IMemoryOwner<byte> owner, int length, string paramName)
+    {
+        lock (_gate)
+        {
+            if (!AcceptLocked())
+            {
+                return OwnedAppend.NoRoom;
+            }
+
+            bool taken = _buffer.AddOwned(owner, length, paramName);
+            DispatchLocked();
+            return taken ? OwnedAppend.Taken : OwnedAppend.Copied;
         }
     }
 
@@ -500,6 +581,10 @@ internal sealed class ProducerCore
                 _state = ProducerState.Detached;
             }
 
+            // Nothing is sent any more: free what was never sent (pooled buffers, and the owners of
+            // messages appended with ownership).
+            _buffer.DropUnsent();
+
             SignalLocked();
         }
 
@@ -623,7 +708,18 @@ internal sealed class ProducerCore
 
     // A method of its own: a lambda capturing `batch` inside the loop above would allocate its
     // closure on every DispatchLocked call that enters the method, i.e. on every append (32 B each).
-    private void StartBatch(ProducerBatch batch) => _ = Task.Run(() => _sender.RunAsync(batch));
+    private void StartBatch(ProducerBatch batch)
+    {
+        if (_handOverNext)
+        {
+            // Called from CompleteBatch: the finishing sender sends this one next itself.
+            _handOverNext = false;
+            _handedOver = batch;
+            return;
+        }
+
+        _ = Task.Run(() => _sender.RunAsync(batch));
+    }
 
     private void OnLingerElapsed()
     {
@@ -788,9 +884,14 @@ internal sealed class ProducerCore
         return _contentType;
     }
 
-    /// <summary>The sender is done with <paramref name="batch"/>: stored, failed (<paramref name="failure"/>) or abandoned (<paramref name="aborted"/>).</summary>
-    internal void CompleteBatch(ProducerBatch batch, Exception? failure, bool aborted)
+    /// <summary>
+    /// The sender is done with <paramref name="batch"/>: stored, failed (<paramref name="failure"/>)
+    /// or abandoned (<paramref name="aborted"/>). Returns the first batch this lets start, for the
+    /// caller to send itself (any further ones are started on their own tasks).
+    /// </summary>
+    internal ProducerBatch? CompleteBatch(ProducerBatch batch, Exception? failure, bool aborted)
     {
+        ProducerBatch? next;
         DurableStreamException? reported = null;
         lock (_gate)
         {
@@ -835,7 +936,11 @@ internal sealed class ProducerCore
                 SignalLocked();
             }
 
+            _handOverNext = true;
             DispatchLocked();
+            _handOverNext = false;
+            next = _handedOver;
+            _handedOver = null;
         }
 
         if (reported is not null)
@@ -848,6 +953,8 @@ internal sealed class ProducerCore
                 SignalLocked();
             }
         }
+
+        return next;
     }
 
     // ---- Waiting, failing, reporting ---------------------------------------------------------------------
