@@ -132,14 +132,17 @@ public sealed class PullWakeLeaseTests(SubscriptionServerFixture server) : IDisp
     [Fact]
     public async Task Lease_HeldLongerThanItsTtl_StaysHeldThroughBackgroundHeartbeats()
     {
-        (string id, string path, DurableStream stream, _) = await SetUpAsync(TimeSpan.FromSeconds(1));
+        // A 2 s TTL: the lease renews every third of it, so a heartbeat may come up to 1.3 s late
+        // before the server lets the lease go (with 1 s, a CI machine busy with parallel test runs
+        // delayed one by more than the 0.67 s that left, and the rival got the lease).
+        (string id, string path, DurableStream stream, _) = await SetUpAsync(TimeSpan.FromSeconds(2));
         AppendResult appended = await stream.AppendAsync(new { n = 1 }, cancellationToken: Ct);
         SubscriptionLease lease = await _a.Subscriptions.ClaimAsync(id, "slow", Ct);
 
         // A "handler" that works for three TTLs; a rival keeps trying meanwhile.
         for (int i = 0; i < 6; i++)
         {
-            await Task.Delay(500, Ct);
+            await Task.Delay(1_000, Ct);
             var rival = await Assert.ThrowsAsync<SubscriptionAlreadyClaimedException>(() => _b.Subscriptions.ClaimAsync(id, "rival", Ct));
             Assert.Equal("slow", rival.CurrentHolder);
             Assert.Equal(lease.Generation, rival.Generation);
