@@ -80,19 +80,7 @@ public class SseReadBenchmarks : IDisposable
                 continue;
             }
 
-            // Hand the caller the payload as its own array, as the SDK does.
-            byte[] data;
-            if (base64)
-            {
-                data = new byte[Base64.GetMaxDecodedFromUtf8Length(reader.Data.Length)];
-                Base64.DecodeFromUtf8(reader.Data, data, out _, out int written);
-                total += written;
-            }
-            else
-            {
-                data = reader.Data.ToArray();
-                total += data.Length;
-            }
+            total += TakePayload(reader, base64);
         }
 
         return total;
@@ -156,24 +144,26 @@ public class SseReadBenchmarks : IDisposable
                 continue;
             }
 
-            byte[] data;
-            if (base64)
-            {
-                data = new byte[Base64.GetMaxDecodedFromUtf8Length(reader.Data.Length)];
-                Base64.DecodeFromUtf8(reader.Data, data, out _, out int written);
-                total += written;
-            }
-            else
-            {
-                data = reader.Data.ToArray();
-                total += data.Length;
-            }
+            total += TakePayload(reader, base64);
         }
 
         // Kept, as a reader keeps its position.
         LastOffset = offset;
         LastCursor = cursor;
         return total;
+    }
+
+    /// <summary>Hands the caller a data event's payload as its own array, as the SDK does (base64-decoded for binary); returns its length.</summary>
+    private static int TakePayload(MinimalSseReader reader, bool base64)
+    {
+        if (!base64)
+        {
+            return reader.Data.ToArray().Length;
+        }
+
+        byte[] data = new byte[Base64.GetMaxDecodedFromUtf8Length(reader.Data.Length)];
+        Base64.DecodeFromUtf8(reader.Data, data, out _, out int written);
+        return written;
     }
 
     [Benchmark(Description = "ReadAsync (chunks)")]

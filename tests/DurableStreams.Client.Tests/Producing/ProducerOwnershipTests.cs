@@ -116,9 +116,7 @@ public sealed class ProducerOwnershipTests
     {
         await using var h = new ProducerHarness("application/octet-stream", OneMessageBatches);
 
-        var owner = new TrackingOwner("abcdefgh", capacity: 8);
-        await h.Producer.AppendAsync(owner, BatchBytes, h.Ct);
-        Task flush = h.Producer.FlushAsync(h.Ct);
+        (TrackingOwner owner, Task flush) = await AppendOwnedBatchAsync(h);
 
         PendingRequest lost = await h.NextWithoutTimeAsync();
         lost.Drop();
@@ -137,9 +135,7 @@ public sealed class ProducerOwnershipTests
     {
         await using var h = new ProducerHarness("application/octet-stream", OneMessageBatches);
 
-        var owner = new TrackingOwner("abcdefgh", capacity: 8);
-        await h.Producer.AppendAsync(owner, BatchBytes, h.Ct);
-        Task flush = h.Producer.FlushAsync(h.Ct);
+        (TrackingOwner owner, Task flush) = await AppendOwnedBatchAsync(h);
         (await h.NextWithoutTimeAsync()).Respond(HttpStatusCode.NotFound);
 
         await Assert.ThrowsAsync<StreamNotFoundException>(() => flush);
@@ -304,6 +300,14 @@ public sealed class ProducerOwnershipTests
     }
 
     /// <summary>An owner over an array that counts its disposals and poisons the memory when disposed.</summary>
+    /// <summary>Appends a batch-sized owned message ("abcdefgh") and starts a flush that waits for its outcome.</summary>
+    private static async Task<(TrackingOwner Owner, Task Flush)> AppendOwnedBatchAsync(ProducerHarness h)
+    {
+        var owner = new TrackingOwner("abcdefgh", capacity: 8);
+        await h.Producer.AppendAsync(owner, BatchBytes, h.Ct);
+        return (owner, h.Producer.FlushAsync(h.Ct));
+    }
+
     private sealed class TrackingOwner : IMemoryOwner<byte>
     {
         private readonly byte[] _array;
