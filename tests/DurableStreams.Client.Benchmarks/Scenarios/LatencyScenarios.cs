@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using System.Runtime;
 using System.Threading.Channels;
 
 namespace DurableStreams.Benchmarks.Scenarios;
@@ -85,26 +83,13 @@ internal static class LatencyScenarios
             return Rows(scenario, sdk, baseline);
         }
 
-        var settle = Stopwatch.StartNew();
-        var quiet = Stopwatch.StartNew();
-        long compiled = JitInfo.GetCompiledMethodCount();
-        int iterations = 0;
-        while (quiet.Elapsed < TimeSpan.FromSeconds(1) && settle.Elapsed < sizes.JitSettleLimit)
-        {
-            await baselineCall();
-            await sdkCall();
-            iterations++;
-            long now = JitInfo.GetCompiledMethodCount();
-            if (now != compiled)
+        bool settled = await JitSettling.RunUntilSettledAsync(
+            async () =>
             {
-                compiled = now;
-                quiet.Restart();
-            }
-        }
-
-        bool settled = quiet.Elapsed >= TimeSpan.FromSeconds(1);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"    JIT {(settled ? "settled" : "still compiling")} after {iterations:N0} more iterations, {settle.Elapsed.TotalSeconds:F1} s ({compiled:N0} methods compiled in the process)"));
+                await baselineCall();
+                await sdkCall();
+            },
+            sizes.JitSettleLimit);
         (Samples steadySdk, Samples steadyBaseline) = await MeasurePairAsync(sizes.LatencySamples, warmup: 0, baselineCall, sdkCall);
         return
         [
