@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace DurableStreams.Tests;
 
@@ -67,7 +66,7 @@ public sealed class SocketFailureTests : IDisposable
     [Fact]
     public async Task AppendAsync_ServerResetsAfterReadingTheBody_IsNotResent()
     {
-        await using var server = new ResettingServer();
+        await using RawLoopbackServer server = ResettingServer();
         (DurableStreamClient client, Func<int> connects) = ClientCountingConnects(maxRetries: 3);
         using (client)
         {
@@ -75,7 +74,7 @@ public sealed class SocketFailureTests : IDisposable
 
             var ex = await Assert.ThrowsAsync<AppendOutcomeUnknownException>(() => stream.AppendAsync("payload", cancellationToken: Ct));
 
-            Assert.Equal(1, server.RequestsRead);
+            Assert.Equal(1, server.Requests);
             Assert.Equal(1, connects());
             Assert.Contains("payload".Length.ToString(System.Globalization.CultureInfo.InvariantCulture), server.LastRequest, StringComparison.Ordinal);
             Assert.NotNull(ex.InnerException);
@@ -85,99 +84,22 @@ public sealed class SocketFailureTests : IDisposable
     [Fact]
     public async Task HeadAsync_ServerResetsAfterReadingTheRequest_IsRetried()
     {
-        await using var server = new ResettingServer();
+        await using RawLoopbackServer server = ResettingServer();
         (DurableStreamClient client, Func<int> connects) = ClientCountingConnects(maxRetries: 2);
         using (client)
         {
             var ex = await Assert.ThrowsAsync<DurableStreamException>(() => client.GetStream($"{server.BaseUrl}/v1/stream/x").HeadAsync(Ct));
 
             Assert.Equal(DurableStreamErrorCodes.NetworkError, ex.ErrorCode);
-            Assert.Equal(3, server.RequestsRead);
+            Assert.Equal(3, server.Requests);
             Assert.Equal(3, connects());
         }
     }
 
-    /// <summary>Accepts connections, reads one request's headers and body, then resets the connection.</summary>
-    private sealed class ResettingServer : IAsyncDisposable
+    /// <summary>Reads each request's headers and body, then resets the connection.</summary>
+    private static RawLoopbackServer ResettingServer() => new((socket, _, _) =>
     {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _loop;
-        private int _requestsRead;
-
-        public ResettingServer()
-        {
-            _listener.Start();
-            BaseUrl = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
-            _loop = Task.Run(LoopAsync);
-        }
-
-        public string BaseUrl { get; }
-
-        public int RequestsRead => Volatile.Read(ref _requestsRead);
-
-        public string LastRequest { get; private set; } = string.Empty;
-
-        private async Task LoopAsync()
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                Socket socket;
-                try
-                {
-                    socket = await _listener.AcceptSocketAsync(_stop.Token);
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                using (socket)
-                {
-                    var received = new StringBuilder();
-                    byte[] buffer = new byte[4096];
-                    while (true)
-                    {
-                        int read = await socket.ReceiveAsync(buffer, SocketFlags.None);
-                        if (read == 0)
-                        {
-                            break;
-                        }
-
-                        received.Append(Encoding.ASCII.GetString(buffer, 0, read));
-                        string text = received.ToString();
-                        int end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-                        if (end >= 0)
-                        {
-                            int length = 0;
-                            foreach (string line in text[..end].Split("\r\n"))
-                            {
-                                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
-                                {
-                                    length = int.Parse(line["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
-                                }
-                            }
-
-                            if (text.Length >= end + 4 + length)
-                            {
-                                break;
-                            }
-                        }
-                    }
-
-                    LastRequest = received.ToString();
-                    Interlocked.Increment(ref _requestsRead);
-                    socket.LingerState = new LingerOption(true, 0);
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _loop;
-            _stop.Dispose();
-        }
-    }
+        socket.LingerState = new LingerOption(true, 0);
+        return Task.CompletedTask;
+    });
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -19,7 +18,7 @@ public sealed class MalformedBodyTests : IDisposable
     [InlineData(LiveMode.LongPoll)]
     public async Task ReadAsync_MalformedChunkAfterAGoodResponse_FailsWithAProtocolErrorWithoutRetrying(LiveMode live)
     {
-        await using var server = new ScriptedServer(
+        await using RawLoopbackServer server = ScriptedServer(
             "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nStream-Next-Offset: 0000_0003\r\nStream-Cursor: c\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
             "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nStream-Next-Offset: 0000_0006\r\nStream-Cursor: c\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\nxyz\r\n");
         using var client = new DurableStreamClient(new DurableStreamClientOptions { Retry = TestClients.FastRetry(maxRetries: 3), ReadRetry = TestClients.FastRetry(maxRetries: int.MaxValue) });
@@ -40,77 +39,11 @@ public sealed class MalformedBodyTests : IDisposable
         Assert.Equal(2, server.Requests);
     }
 
-    /// <summary>Answers each connection's request with the next raw response (the last one again when they run out), then closes it.</summary>
-    private sealed class ScriptedServer : IAsyncDisposable
+    /// <summary>Answers each request with the next raw response (the last one again when they run out), then closes the connection.</summary>
+    private static RawLoopbackServer ScriptedServer(params string[] responses) => new(async (socket, index, cancellationToken) =>
     {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly string[] _responses;
-        private readonly Task _loop;
-        private int _requests;
-
-        public ScriptedServer(params string[] responses)
-        {
-            _responses = responses;
-            _listener.Start();
-            BaseUrl = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
-            _loop = Task.Run(LoopAsync);
-        }
-
-        public string BaseUrl { get; }
-
-        public int Requests => Volatile.Read(ref _requests);
-
-        private async Task LoopAsync()
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                Socket socket;
-                try
-                {
-                    socket = await _listener.AcceptSocketAsync(_stop.Token);
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                using (socket)
-                {
-                    try
-                    {
-                        var received = new StringBuilder();
-                        byte[] buffer = new byte[4096];
-                        while (!received.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
-                        {
-                            int read = await socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
-                            if (read == 0)
-                            {
-                                break;
-                            }
-
-                            received.Append(Encoding.ASCII.GetString(buffer, 0, read));
-                        }
-
-                        int index = Interlocked.Increment(ref _requests) - 1;
-                        string response = _responses[Math.Min(index, _responses.Length - 1)];
-                        await socket.SendAsync(Encoding.ASCII.GetBytes(response), SocketFlags.None, _stop.Token);
-                        socket.Shutdown(SocketShutdown.Both);
-                    }
-                    catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-                    {
-                        // The client went away or the server is stopping.
-                    }
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _loop;
-            _stop.Dispose();
-        }
-    }
+        string response = responses[Math.Min(index, responses.Length - 1)];
+        await socket.SendAsync(Encoding.ASCII.GetBytes(response), SocketFlags.None, cancellationToken);
+        socket.Shutdown(SocketShutdown.Both);
+    });
 }
