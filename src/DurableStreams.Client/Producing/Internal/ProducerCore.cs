@@ -261,7 +261,10 @@ internal sealed class ProducerCore
             }
         }
 
-        var copy = new PooledCopy(data);
+        // A pooled array behind an owner, like memory appended with ownership: disposing it
+        // returns the array.
+        IMemoryOwner<byte> copy = MemoryPool<byte>.Shared.Rent(data.Length);
+        data.CopyTo(copy.Memory.Span);
         OwnedAppend added;
         try
         {
