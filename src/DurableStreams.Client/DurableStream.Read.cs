@@ -261,6 +261,7 @@ public partial class DurableStream
             MaxBufferedBytes = options.MaxBufferedBytes,
             SseFallbackShortConnections = options.SseFallbackShortConnections,
             SseShortConnectionDuration = options.SseShortConnectionDuration,
+            OneChunkPerSseGroup = options.OneChunkPerSseGroup,
         };
         foreach (KeyValuePair<string, string> header in options.Headers)
         {

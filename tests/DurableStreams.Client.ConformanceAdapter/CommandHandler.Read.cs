@@ -21,6 +21,11 @@ internal sealed partial class CommandHandler
         {
             Offset = requestedOffset is null ? Offset.Beginning : new Offset(requestedOffset),
             Live = live,
+
+            // ADAPTER.md §7.6.2: over SSE one chunk is the data events before one control event
+            // (maxChunks and waitForUpToDate are judged per group), not the SDK's default of all
+            // groups already received.
+            OneChunkPerSseGroup = true,
         };
         foreach (KeyValuePair<string, string> header in headersSent)
         {

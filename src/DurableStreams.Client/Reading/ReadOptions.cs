@@ -71,6 +71,17 @@ public sealed class ReadOptions
     public int MaxBufferedBytes { get; set; } = 64 * 1024 * 1024;
 
     /// <summary>
+    /// Whether an SSE read hands out every group of events as a chunk of its own (the data events up
+    /// to their control event, PROTOCOL.md §5.8). By default a chunk holds all the groups already
+    /// received when the caller asks for the next one (up to 1 MiB of data), as a long-poll response
+    /// holds all the data appended since the last one: the read never waits to fill a chunk, and a
+    /// caller that keeps up still gets each group as it arrives. Byte boundaries inside a chunk carry
+    /// no meaning in the protocol; set this when the caller needs the server's grouping anyway.
+    /// Default: <see langword="false"/>.
+    /// </summary>
+    public bool OneChunkPerSseGroup { get; set; }
+
+    /// <summary>
     /// After this many SSE connections in a row end "short" (sooner than
     /// <see cref="SseShortConnectionDuration"/>, without data), the read switches to long-poll for
     /// the rest of the read: something between the client and the server, typically a buffering

@@ -17,21 +17,47 @@ public sealed class ReadAllocationTests : IDisposable
     [InlineData(ReadScript.Text, 330)]
     [InlineData(ReadScript.Json, 330)]
     [InlineData(ReadScript.Binary, 330)]
-    public async Task Sse_ManySmallEvents_AllocateLittleBeyondTheirPayload(string contentType, int maxBytesPerEvent)
+    public async Task Sse_ManySmallEventsOneChunkPerGroup_AllocateLittleBeyondTheirPayload(string contentType, int maxBytesPerEvent)
     {
         byte[] events = Encoding.UTF8.GetBytes(BuildEvents(contentType));
-        await ReadAsync(contentType, events); // JIT and first-use costs
+        var options = new ReadOptions { Live = LiveMode.Sse, OneChunkPerSseGroup = true };
+        await ReadAsync(contentType, events, options, []); // JIT and first-use costs
 
         // In-memory responses complete synchronously, so the read stays on this thread. Steady state
         // is ~280-295 B: payload ~125 B, the chunk ~90 B and its offset string ~40 B (short offsets
         // here), plus the fixed cost of the read spread over the events. With System.Net.ServerSentEvents
         // the two event type strings it creates per group made it ~350-370 B; JsonDocument-per-control
         // parsing before that took ~700-1,000 B.
+        var chunks = new List<ReadOnlyMemory<byte>>(Events + 1);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        int chunks = await ReadAsync(contentType, events);
+        await ReadAsync(contentType, events, options, chunks);
         long perEvent = (GC.GetAllocatedBytesForCurrentThread() - before) / Events;
 
-        Assert.Equal(Events, chunks);
+        Assert.Equal(Events, chunks.Count);
+        Assert.Equal(Events, CountItems(contentType, chunks));
+        Assert.True(perEvent <= maxBytesPerEvent, $"{perEvent} bytes per event (100-byte payload) on {contentType}.");
+    }
+
+    [Theory]
+    [InlineData(ReadScript.Text, 160)]
+    [InlineData(ReadScript.Json, 160)]
+    [InlineData(ReadScript.Binary, 160)]
+    public async Task Sse_ManySmallEvents_ChunksOfSeveralGroupsAllocateLittleBeyondTheirPayload(string contentType, int maxBytesPerEvent)
+    {
+        byte[] events = Encoding.UTF8.GetBytes(BuildEvents(contentType));
+        var options = new ReadOptions { Live = LiveMode.Sse };
+        await ReadAsync(contentType, events, options, []); // JIT and first-use costs
+
+        // The groups already received share one chunk: per event, the 100 payload bytes in the
+        // chunk's array and the control event's offset string (~40 B here), with the chunk and the
+        // fixed cost of the read spread over the events; one chunk per group costs ~290 B (above).
+        var chunks = new List<ReadOnlyMemory<byte>>(Events + 1);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        await ReadAsync(contentType, events, options, chunks);
+        long perEvent = (GC.GetAllocatedBytesForCurrentThread() - before) / Events;
+
+        Assert.InRange(chunks.Count, 2, Events / 10);
+        Assert.Equal(Events, CountItems(contentType, chunks));
         Assert.True(perEvent <= maxBytesPerEvent, $"{perEvent} bytes per event (100-byte payload) on {contentType}.");
     }
 
@@ -135,19 +161,35 @@ public sealed class ReadAllocationTests : IDisposable
         return response;
     }
 
-    private async Task<int> ReadAsync(string contentType, byte[] events)
+    /// <summary>Reads the events and adds the data of every non-empty chunk to <paramref name="chunks"/> (sized by the caller, so that the list itself allocates nothing while measured).</summary>
+    private async Task ReadAsync(string contentType, byte[] events, ReadOptions options, List<ReadOnlyMemory<byte>> chunks)
     {
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp(contentType == ReadScript.Json ? "[]" : "", "0000_0000", contentType, cursor: "c"))
             .Then(_ => PlainSse(events, base64: contentType == ReadScript.Binary));
         using DurableStreamClient client = TestClients.Create(handler);
-        int chunks = 0;
-        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.Sse }, _timeout.Token))
+        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(options, _timeout.Token))
         {
-            chunks += chunk.Data.IsEmpty ? 0 : 1;
+            if (!chunk.Data.IsEmpty && chunks.Count < chunks.Capacity)
+            {
+                chunks.Add(chunk.Data);
+            }
+        }
+    }
+
+    /// <summary>The events' items in the chunks: JSON messages, or 100-byte payloads of the other kinds (whose bytes are checked).</summary>
+    private static int CountItems(string contentType, List<ReadOnlyMemory<byte>> chunks)
+    {
+        if (contentType == ReadScript.Json)
+        {
+            return chunks.Sum(chunk => System.Text.Json.JsonDocument.Parse(chunk).RootElement.GetArrayLength());
         }
 
-        return chunks;
+        byte expected = contentType == ReadScript.Binary ? (byte)0 : (byte)'t';
+        Assert.All(chunks, chunk => Assert.False(chunk.Span.ContainsAnyExcept(expected)));
+        long bytes = chunks.Sum(chunk => (long)chunk.Length);
+        Assert.Equal(0, bytes % 100);
+        return (int)(bytes / 100);
     }
 
     private async Task<int> ReadJsonAsync(byte[] events)

@@ -23,26 +23,33 @@ public sealed class SseEventDecoderTests : IDisposable
     public static TheoryData<string> Newlines() => new("\n", "\r", "\r\n");
 
     private static SseEventDecoder Decoder(bool base64 = false, bool json = false, int maxEventBytes = 1024, int maxGroupBytes = 4096, string? cursor = null) =>
-        new(base64, json, maxEventBytes, maxGroupBytes, cursor);
+        new(base64, json, maxEventBytes, maxGroupBytes, cursor, position: default);
 
-    /// <summary>Parses <paramref name="wire"/> in reads of the given sizes and returns the groups it decodes.</summary>
+    /// <summary>One group as the decoder hands it out when its data is taken right after its control event.</summary>
+    internal readonly record struct SseGroup(ReadOnlyMemory<byte> Data, int Messages, SseControl Control, Offset NextOffset);
+
+    /// <summary>Parses <paramref name="wire"/> in reads of the given sizes and returns the groups it decodes, taking the data after every control event.</summary>
     private async Task<List<SseGroup>> DecodeAsync(string wire, int[] reads, SseEventDecoder decoder)
     {
         using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), reads);
         Stream body = await content.ReadAsStreamAsync(Ct);
         var groups = new List<SseGroup>();
         using var events = new SseEventReader(body, lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
-        do
+        using (decoder)
         {
-            while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
+            do
             {
-                if (decoder.Add(decoder.Decode(kind, data)) is { } group)
+                while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
                 {
-                    groups.Add(group);
+                    if (decoder.Accept(kind, data) is { } control)
+                    {
+                        ReadOnlyMemory<byte> taken = decoder.TakeCompleted(out int messages);
+                        groups.Add(new SseGroup(taken, messages, control, decoder.Position));
+                    }
                 }
             }
+            while (await events.FillAsync(Ct));
         }
-        while (await events.FillAsync(Ct));
 
         return groups;
     }
@@ -76,9 +83,11 @@ public sealed class SseEventDecoderTests : IDisposable
     {
         SseGroup group = Assert.Single(await DecodeAsync(NormalDataExample(newline, trailingComma: false), reads, Decoder(json: true)));
 
-        Assert.Equal("[\n{\"k\":\"v\"},\n{\"k\":\"w\"}\n]", Utf8(group));
+        // The messages, joined without the white space between them (PROTOCOL.md §9.1: the array is the framing, not the content).
+        Assert.Equal("[{\"k\":\"v\"},{\"k\":\"w\"}]", Utf8(group));
         Assert.Equal(2, group.Messages);
-        Assert.Equal(new SseControl(new Offset("123456_789"), "abc", UpToDate: false, Closed: false), group.Control);
+        Assert.Equal(new Offset("123456_789"), group.NextOffset);
+        Assert.Equal(new SseControl("abc", UpToDate: false, Closed: false), group.Control);
     }
 
     [Theory]
@@ -109,9 +118,10 @@ public sealed class SseEventDecoderTests : IDisposable
 
         SseGroup group = Assert.Single(await DecodeAsync(wire, reads, Decoder(json: true)));
 
-        Assert.Equal("[\n{\"k\":\"final\"}\n]", Utf8(group));
+        Assert.Equal("[{\"k\":\"final\"}]", Utf8(group));
         Assert.Equal(1, group.Messages);
-        Assert.Equal(new SseControl(new Offset("123456_999"), null, UpToDate: false, Closed: true), group.Control);
+        Assert.Equal(new Offset("123456_999"), group.NextOffset);
+        Assert.Equal(new SseControl(null, UpToDate: false, Closed: true), group.Control);
     }
 
     [Theory]
@@ -188,7 +198,7 @@ public sealed class SseEventDecoderTests : IDisposable
         List<SseGroup> groups = await DecodeAsync(wire, reads, Decoder());
 
         Assert.Equal(["hello  two\nlines", "", "é"], groups.Select(Utf8));
-        Assert.Equal(["0000_0002", "0000_0002", "0000_0003"], groups.Select(g => g.Control.NextOffset.Value));
+        Assert.Equal(["0000_0002", "0000_0002", "0000_0003"], groups.Select(g => g.NextOffset.Value));
         Assert.Equal(["c1", "c1", null], groups.Select(g => g.Control.Cursor));
         Assert.Equal([true, true, false], groups.Select(g => g.Control.UpToDate));
         Assert.Equal([false, false, true], groups.Select(g => g.Control.Closed));
@@ -240,8 +250,8 @@ public sealed class SseEventDecoderTests : IDisposable
 
         List<SseGroup> groups = await DecodeAsync(control + control, [int.MaxValue], Decoder());
 
-        Assert.Equal(new Offset("0000_0042"), groups[1].Control.NextOffset);
-        Assert.Same(groups[0].Control.NextOffset.Value, groups[1].Control.NextOffset.Value);
+        Assert.Equal(new Offset("0000_0042"), groups[1].NextOffset);
+        Assert.Same(groups[0].NextOffset.Value, groups[1].NextOffset.Value);
     }
 
     [Theory]
@@ -267,7 +277,90 @@ public sealed class SseEventDecoderTests : IDisposable
 
         SseGroup group = Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder()));
 
-        Assert.Equal(expected, group.Control.NextOffset.Value);
+        Assert.Equal(expected, group.NextOffset.Value);
+    }
+
+    // ------------------------------------------------------------------ the position (offsets checked as the events come)
+
+    private static string ControlEvent(string offsetJson) => "event: control\ndata: {\"streamNextOffset\":" + offsetJson + "}\n\n";
+
+    /// <summary>Feeds every event without asking for the position in between (as the read does within one chunk) and returns the position at the end.</summary>
+    private async Task<Offset> AcceptAllAsync(string wire, SseEventDecoder decoder)
+    {
+        using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), [int.MaxValue]);
+        using var events = new SseEventReader(await content.ReadAsStreamAsync(Ct), lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
+        using (decoder)
+        {
+            do
+            {
+                while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
+                {
+                    decoder.Accept(kind, data);
+                }
+            }
+            while (await events.FillAsync(Ct));
+
+            return decoder.Position;
+        }
+    }
+
+    [Fact]
+    public async Task Decode_OffsetsInBothShapes_PositionFollowsEveryControlEvent()
+    {
+        // Plain offsets stay bytes until asked for; an escaped one goes through the JSON reader as a string.
+        string wire = ControlEvent("\"0000_0002\"") + ControlEvent("\"0000\\u005f0003\"") + ControlEvent("\"0000_0004\"") + ControlEvent("\"0000_0004\"");
+
+        List<SseGroup> groups = await DecodeAsync(wire, [int.MaxValue], new SseEventDecoder(false, false, 1024, 4096, null, new Offset("0000_0001")));
+
+        Assert.Equal(["0000_0002", "0000_0003", "0000_0004", "0000_0004"], groups.Select(g => g.NextOffset.Value));
+        Assert.Same(groups[2].NextOffset.Value, groups[3].NextOffset.Value);
+        Assert.Equal(new Offset("0000_0004"), await AcceptAllAsync(wire, new SseEventDecoder(false, false, 1024, 4096, null, new Offset("0000_0001"))));
+    }
+
+    [Theory]
+    [InlineData("\"0000_0005\"", "\"0000_0004\"")]
+    [InlineData("\"0000\\u005f0005\"", "\"0000_0004\"")]
+    [InlineData("\"0000_0005\"", "\"0000\\u005f0004\"")]
+    [InlineData("\"0000_0010\"", "\"0000_0009\"")]
+    public async Task Decode_OffsetBeforeThePosition_ThrowsInEitherShape(string first, string second)
+    {
+        foreach (bool together in new[] { true, false })
+        {
+            // Together: the second is checked against the first while that one is still bytes, as
+            // within one chunk; otherwise against the position already made a string.
+            var decoder = new SseEventDecoder(false, false, 1024, 4096, null, new Offset("0000_0001"));
+            string wire = ControlEvent(first) + ControlEvent(second);
+            var ex = await Assert.ThrowsAsync<SseDecodingException>(() => together ? AcceptAllAsync(wire, decoder) : DecodeAsync(wire, [int.MaxValue], decoder));
+
+            Assert.Contains("is before the offset 0000_00", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("must not go backwards", ex.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("0000_0001")]
+    [InlineData("0000_0003")]
+    public async Task Decode_DataWhoseControlEventKeepsThePosition_Throws(string start)
+    {
+        string wire = ControlEvent("\"0000_0003\"") + "event: data\ndata: x\n\n" + ControlEvent("\"0000_0003\"");
+        var decoder = new SseEventDecoder(false, false, 1024, 4096, null, new Offset(start));
+
+        var ex = await Assert.ThrowsAsync<SseDecodingException>(() => AcceptAllAsync(wire, decoder));
+
+        Assert.Contains("stays at 0000_0003", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Decode_ControlEventsFromTheBeginningOrNow_TheFirstIsNotChecked()
+    {
+        foreach (Offset start in new[] { Offset.Beginning, Offset.Now })
+        {
+            string wire = "event: data\ndata: x\n\n" + ControlEvent("\"0000_0000\"");
+
+            SseGroup group = Assert.Single(await DecodeAsync(wire, [int.MaxValue], new SseEventDecoder(false, false, 1024, 4096, null, start)));
+
+            Assert.Equal("0000_0000", group.NextOffset.Value);
+        }
     }
 
     [Fact]
@@ -311,7 +404,7 @@ public sealed class SseEventDecoderTests : IDisposable
     }
 
     [Fact]
-    public async Task Decode_JsonDataEventThatIsNotAnArray_ThrowsAtItsControlEvent()
+    public async Task Decode_JsonDataEventThatIsNotAnArray_Throws()
     {
         string wire = "event: data\ndata: {\"a\":1}\n\nevent: control\ndata: {\"streamNextOffset\":\"1\"}\n\n";
 
@@ -346,9 +439,9 @@ public sealed class SseEventDecoderTests : IDisposable
     [Fact]
     public async Task Decode_GroupLimit_CountsOnlyTheOpenGroup()
     {
-        string group = "event: data\ndata: " + new string('x', 60) + "\n\nevent: control\ndata: {\"streamNextOffset\":\"1\"}\n\n";
+        string Group(int offset) => "event: data\ndata: " + new string('x', 60) + "\n\nevent: control\ndata: {\"streamNextOffset\":\"" + offset + "\"}\n\n";
 
-        List<SseGroup> groups = await DecodeAsync(group + group + group, [int.MaxValue], Decoder(maxGroupBytes: 100));
+        List<SseGroup> groups = await DecodeAsync(Group(1) + Group(2) + Group(3), [int.MaxValue], Decoder(maxGroupBytes: 100));
 
         Assert.Equal(3, groups.Count);
     }
@@ -394,7 +487,8 @@ public sealed class SseEventDecoderTests : IDisposable
             string actual;
             try
             {
-                actual = Show(Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder(cursor: "0000_0001"))).Control);
+                SseGroup group = Assert.Single(await DecodeAsync(wire, [int.MaxValue], Decoder(cursor: "0000_0001")));
+                actual = Show(group.NextOffset, group.Control);
             }
             catch (SseDecodingException)
             {
@@ -405,7 +499,7 @@ public sealed class SseEventDecoderTests : IDisposable
         }
     }
 
-    private static string Show(SseControl control) => $"{control.NextOffset.Value}|{control.Cursor ?? "<null>"}|{control.UpToDate}|{control.Closed}";
+    private static string Show(Offset next, SseControl control) => $"{next.Value}|{control.Cursor ?? "<null>"}|{control.UpToDate}|{control.Closed}";
 
     /// <summary>What a control event must decode to, by JsonDocument: the last value of each property counts.</summary>
     private static string ExpectedControl(string json)
@@ -438,8 +532,7 @@ public sealed class SseEventDecoderTests : IDisposable
             }
 
             string? cursorText = cursor is { ValueKind: System.Text.Json.JsonValueKind.String } c ? c.GetString() : null;
-            return Show(new SseControl(
-                offset,
+            return Show(offset, new SseControl(
                 cursorText,
                 upToDate is { ValueKind: System.Text.Json.JsonValueKind.True },
                 closed is { ValueKind: System.Text.Json.JsonValueKind.True }));

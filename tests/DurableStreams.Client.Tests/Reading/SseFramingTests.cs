@@ -42,7 +42,7 @@ public sealed class SseFramingTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Matrix))]
-    public async Task Sse_TextEvents_AreGroupedByControlEvent(string newline, int[] reads)
+    public async Task Sse_TextEventsOneChunkPerGroup_AreGroupedByControlEvent(string newline, int[] reads)
     {
         string events =
             ": a comment" + newline +
@@ -57,7 +57,7 @@ public sealed class SseFramingTests : IDisposable
             ReadScript.Data(newline, "x") +
             ReadScript.Control("0000_0011", cursor: null, upToDate: false, closed: true, newline: newline);
 
-        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Text, () => ReadScript.Sse(events, reads));
+        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Text, () => ReadScript.Sse(events, reads), new ReadOptions { OneChunkPerSseGroup = true });
 
         Assert.Equal(["hello two leading spacesline1\nline2a\u2028b\u0085c\u2029d", "", "x"], chunks.Select(c => c.Utf8()));
         Assert.Equal(["0000_0000", "0000_0010", "0000_0010"], chunks.Select(c => c.StartOffset.Value));
@@ -70,7 +70,7 @@ public sealed class SseFramingTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Matrix))]
-    public async Task Sse_JsonDataEvents_AreMergedIntoOneArray(string newline, int[] reads)
+    public async Task Sse_JsonDataEventsOneChunkPerGroup_AreMergedIntoOneArrayPerGroup(string newline, int[] reads)
     {
         string events =
             ReadScript.Data(newline, """[{"a":1}]""") +
@@ -82,7 +82,7 @@ public sealed class SseFramingTests : IDisposable
             ReadScript.Data(newline, "[7]") +
             ReadScript.Control("0000_0004", cursor: null, closed: true, newline: newline);
 
-        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Json, () => ReadScript.Sse(events, reads));
+        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Json, () => ReadScript.Sse(events, reads), new ReadOptions { OneChunkPerSseGroup = true });
 
         Assert.Equal(["""[{"a":1},{"b":"é<>&"},{"c":[1,2.50]}]""", "", "[7]"], chunks.Select(c => c.Utf8()));
         Assert.All(chunks, c => Assert.Equal(ReadScript.Json, c.ContentType));
@@ -90,7 +90,7 @@ public sealed class SseFramingTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Matrix))]
-    public async Task Sse_Base64Events_DecodeToTheExactBytes(string newline, int[] reads)
+    public async Task Sse_Base64EventsOneChunkPerGroup_DecodeToTheExactBytes(string newline, int[] reads)
     {
         byte[] first = [0x00, 0xFF, 0xFE, 0xFD, 0xFC];
         byte[] second = [0x0D, 0x0A, 0x80, 0x00];
@@ -102,11 +102,132 @@ public sealed class SseFramingTests : IDisposable
             ReadScript.Control("0000_0009", newline: newline) +
             ReadScript.Control("0000_0009", cursor: null, closed: true, newline: newline);
 
-        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Binary, () => ReadScript.Sse(events, reads, base64: true));
+        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Binary, () => ReadScript.Sse(events, reads, base64: true), new ReadOptions { OneChunkPerSseGroup = true });
 
         Assert.Equal([.. first, .. second], chunks[0].Data.ToArray());
         Assert.True(chunks[1].Data.IsEmpty);
         Assert.True(chunks[1].StreamClosed);
+    }
+
+    // ------------------------------------------------------------------ several groups per chunk (the default)
+
+    /// <summary>The chunks must cover the stream without gaps: each starts where the one before ended.</summary>
+    private static void AssertContiguous(List<StreamChunk> chunks, string start)
+    {
+        foreach (StreamChunk chunk in chunks)
+        {
+            Assert.Equal(start, chunk.StartOffset.Value);
+            start = chunk.NextOffset.Value;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Sse_TextGroupsAlreadyReceived_ShareOneChunkWithTheLastGroupsPosition(string newline, int[] reads)
+    {
+        string events =
+            ReadScript.Data(newline, "hello") +
+            ReadScript.Control("0000_0005", cursor: "2", newline: newline) +
+            ReadScript.Control("0000_0005", cursor: "3", upToDate: true, newline: newline) +
+            ReadScript.Data(newline, "-big") +
+            ReadScript.Data(newline, "-world") +
+            ReadScript.Control("0000_0015", cursor: null, upToDate: false, newline: newline) +
+            ReadScript.Data(newline, "!") +
+            ReadScript.Control("0000_0016", cursor: null, upToDate: false, closed: true, newline: newline);
+
+        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Text, () => ReadScript.Sse(events, reads));
+
+        // However the bytes arrive, the same data at the same final position, without gaps.
+        Assert.Equal("hello-big-world!", string.Concat(chunks.Select(c => c.Utf8())));
+        AssertContiguous(chunks, "0000_0000");
+        StreamChunk last = chunks[^1];
+        Assert.Equal(("0000_0016", "3", true, true), (last.NextOffset.Value, last.Cursor, last.UpToDate, last.StreamClosed));
+        if (reads[0] == int.MaxValue)
+        {
+            // Received in one read: one chunk for all four groups.
+            Assert.Same(last, Assert.Single(chunks));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Sse_JsonGroupsAlreadyReceived_OneArrayOfAllTheirMessages(string newline, int[] reads)
+    {
+        string events =
+            ReadScript.Data(newline, """[{"a":1}]""") +
+            ReadScript.Data(newline, "[", """{"b":"é<>&"},""", """{"c":[1,2.50]}""", "]") +
+            ReadScript.Control("0000_0003", newline: newline) +
+            ReadScript.Data(newline, "[]") +
+            ReadScript.Control("0000_0003", newline: newline) +
+            ReadScript.Data(newline, "[7]") +
+            ReadScript.Control("0000_0004", cursor: null, closed: true, newline: newline);
+
+        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Json, () => ReadScript.Sse(events, reads));
+
+        List<string> messages = chunks
+            .Where(c => !c.Data.IsEmpty)
+            .SelectMany(c => System.Text.Json.JsonDocument.Parse(c.Data).RootElement.EnumerateArray().Select(e => e.GetRawText()))
+            .ToList();
+        Assert.Equal(["""{"a":1}""", """{"b":"é<>&"}""", """{"c":[1,2.50]}""", "7"], messages);
+        AssertContiguous(chunks, "0000_0000");
+        if (reads[0] == int.MaxValue)
+        {
+            Assert.Equal("""[{"a":1},{"b":"é<>&"},{"c":[1,2.50]},7]""", Assert.Single(chunks).Utf8());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Matrix))]
+    public async Task Sse_Base64GroupsAlreadyReceived_TheExactBytesOfAllOfThem(string newline, int[] reads)
+    {
+        byte[] first = [0x00, 0xFF, 0xFE, 0xFD, 0xFC];
+        byte[] second = [0x0D, 0x0A, 0x80, 0x00];
+        string events =
+            ReadScript.Data(newline, Convert.ToBase64String(first)) +
+            ReadScript.Control("0000_0005", newline: newline) +
+            ReadScript.Data(newline, Convert.ToBase64String(second)[..4], Convert.ToBase64String(second)[4..]) +
+            ReadScript.Control("0000_0009", cursor: null, closed: true, newline: newline);
+
+        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Binary, () => ReadScript.Sse(events, reads, base64: true));
+
+        Assert.Equal([.. first, .. second], chunks.SelectMany(c => c.Data.ToArray()));
+        AssertContiguous(chunks, "0000_0000");
+        if (reads[0] == int.MaxValue)
+        {
+            Assert.Single(chunks);
+        }
+    }
+
+    [Fact]
+    public async Task Sse_GroupsBeyondOneMebibyte_HandedOutInSeveralChunks()
+    {
+        // Six groups of 300 KiB received at once: a chunk takes groups until it holds 1 MiB or more.
+        // The event of an unknown type before them (a line over 2 MiB) makes the reader's buffer
+        // grow to 4 MiB, so that all six arrive in the buffer together after it.
+        string payload = new('p', 300 * 1024);
+        string events = "event: unknown\ndata: " + new string('u', (2 * 1024 * 1024) + 1000) + "\n\n" + string.Concat(Enumerable.Range(1, 6).Select(i =>
+            ReadScript.Data("\n", payload) + ReadScript.Control($"0000_000{i}", closed: i == 6)));
+
+        List<StreamChunk> chunks = await ReadSseAsync(ReadScript.Text, () => ReadScript.Sse(events));
+
+        Assert.Equal([4 * payload.Length, 2 * payload.Length], chunks.Select(c => c.Data.Length));
+        AssertContiguous(chunks, "0000_0000");
+    }
+
+    [Fact]
+    public async Task Sse_MalformedEventAfterCompleteGroups_TheirChunkComesBeforeTheError()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("", "0000_0000", ReadScript.Text, cursor: "1"))
+            .Then(_ => ReadScript.Sse(ReadScript.Data("\n", "kept") + ReadScript.Control("0000_0004") + "event: control\ndata: {broken\n\n"));
+        using DurableStreamClient client = TestClients.Create(handler);
+        await using IAsyncEnumerator<StreamChunk> read = client.GetStream(TestClients.StreamUrl).ReadAsync(new ReadOptions { Live = LiveMode.Sse }, Ct).GetAsyncEnumerator(Ct);
+
+        Assert.True(await read.MoveNextAsync()); // the empty catch-up
+        Assert.True(await read.MoveNextAsync());
+        Assert.Equal(("kept", "0000_0004"), (read.Current.Utf8(), read.Current.NextOffset.Value));
+        var ex = await Assert.ThrowsAsync<DurableStreamProtocolException>(async () => await read.MoveNextAsync());
+        Assert.Contains("control event is not valid JSON", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

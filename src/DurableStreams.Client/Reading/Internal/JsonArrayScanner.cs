@@ -114,6 +114,63 @@ internal struct JsonArrayScanner
     }
 
     /// <summary>
+    /// Checks that <paramref name="json"/> is one JSON array (the same checks as <see cref="Count"/>,
+    /// in one reader pass) and copies its elements into <paramref name="destination"/>, separated by
+    /// commas and preceded by one when <paramref name="separateFirst"/> is set, without the brackets
+    /// and the white space between elements. The destination needs at most the length of the text.
+    /// </summary>
+    /// <param name="json">The JSON array.</param>
+    /// <param name="destination">Where the elements go.</param>
+    /// <param name="separateFirst">Whether the first element follows earlier elements and needs a comma.</param>
+    /// <param name="written">The bytes written.</param>
+    /// <returns>The number of elements.</returns>
+    /// <exception cref="JsonException">The text is not one well-formed JSON array.</exception>
+    public static int AppendElements(ReadOnlySpan<byte> json, Span<byte> destination, bool separateFirst, out int written)
+    {
+        written = 0;
+        var reader = new Utf8JsonReader(json, isFinalBlock: true, state: default);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+        {
+            throw new JsonException("Expected a JSON array.");
+        }
+
+        int count = 0;
+        int position = 0;
+        while (true)
+        {
+            if (!reader.Read())
+            {
+                throw new JsonException("The JSON array is not terminated.");
+            }
+
+            if (reader.TokenType == JsonTokenType.EndArray)
+            {
+                break;
+            }
+
+            int start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            ReadOnlySpan<byte> element = json[start..(int)reader.BytesConsumed];
+            if (count > 0 || separateFirst)
+            {
+                destination[position++] = (byte)',';
+            }
+
+            element.CopyTo(destination[position..]);
+            position += element.Length;
+            count++;
+        }
+
+        if (reader.Read())
+        {
+            throw new JsonException("Unexpected data after the JSON array.");
+        }
+
+        written = position;
+        return count;
+    }
+
+    /// <summary>
     /// Builds <c>[e,...]</c> from the elements of <paramref name="json"/> after the first
     /// <paramref name="skip"/>; empty when none remain.
     /// </summary>

@@ -9,9 +9,16 @@ namespace DurableStreams.Reading.Internal;
 internal sealed partial class ReadSession
 {
     /// <summary>
-    /// One SSE connection (PROTOCOL.md §5.8): data events are buffered until their control event, and
-    /// each group becomes one chunk. Ends when the server ends the response (the caller reconnects
-    /// from the last control offset), after a failure (recovered first), or at <c>streamClosed</c>.
+    /// The most data one chunk collects from groups already received before it is handed out (the
+    /// size of the parts a large catch-up response is split into).
+    /// </summary>
+    private const int MaxCoalescedBytes = 1024 * 1024;
+
+    /// <summary>
+    /// One SSE connection (PROTOCOL.md §5.8): data events are buffered until their control event; the
+    /// groups already received become one chunk (or one chunk each, <see cref="ReadOptions.OneChunkPerSseGroup"/>).
+    /// Ends when the server ends the response (the caller reconnects from the last control offset),
+    /// after a failure (recovered first), or at <c>streamClosed</c>.
     /// </summary>
     private async IAsyncEnumerable<StreamChunk> ReadSseAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -39,8 +46,9 @@ internal sealed partial class ReadSession
             }
 
             _connected = true;
+            _sseFailure = null;
             bool base64 = string.Equals(ResponseHeaders.Get(response, ProtocolHeaders.SseDataEncoding)?.Trim(), "base64", StringComparison.OrdinalIgnoreCase);
-            var decoder = new SseEventDecoder(base64, MediaTypes.IsJson(_contentType), _options.MaxSseEventBytes, _options.MaxBufferedBytes, _cursor);
+            using var decoder = new SseEventDecoder(base64, MediaTypes.IsJson(_contentType), _options.MaxSseEventBytes, _options.MaxBufferedBytes, _cursor, _offset);
             long connected = _time.GetTimestamp();
             bool gotData = false;
 
@@ -67,8 +75,8 @@ internal sealed partial class ReadSession
                     {
                         // Every group already read is handed out without awaiting: the read only
                         // waits when the buffer holds no complete group.
-                        SseGroup? group = NextGroup(events, decoder);
-                        if (group is null)
+                        StreamChunk? chunk = NextChunk(events, decoder, status);
+                        if (chunk is null)
                         {
                             bool more;
                             try
@@ -93,7 +101,6 @@ internal sealed partial class ReadSession
                             yield break;
                         }
 
-                        StreamChunk chunk = CompleteGroup(group.Value, status);
                         gotData |= !chunk.Data.IsEmpty;
                         yield return chunk;
                         if (chunk.StreamClosed)
@@ -140,45 +147,67 @@ internal sealed partial class ReadSession
     }
 
     /// <summary>
-    /// Parses events from the bytes already read up to and including the next control event and
-    /// returns their group, or null when the buffer holds no complete group (the open group's data
-    /// events stay in the decoder until more bytes come).
+    /// Parses the events already read and makes one chunk of the groups they complete: all of them
+    /// (up to <see cref="MaxCoalescedBytes"/>, and never past <c>streamClosed</c>), or only the next
+    /// with <see cref="ReadOptions.OneChunkPerSseGroup"/>. The decoder checks each control event
+    /// against the position before it; the read moves once per chunk. Null when the buffer holds no
+    /// complete group (the open group's data events stay in the decoder until more bytes come). A
+    /// malformed event after complete groups fails the read after their chunk has been handed out.
     /// </summary>
-    private SseGroup? NextGroup(SseEventReader events, SseEventDecoder decoder)
+    private StreamChunk? NextChunk(SseEventReader events, SseEventDecoder decoder, int status)
     {
+        if (_sseFailure is { } failure)
+        {
+            _sseFailure = null;
+            throw failure;
+        }
+
+        SseControl? last = null;
+        bool hadData = false;
         try
         {
             while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
             {
-                if (decoder.Add(decoder.Decode(kind, data)) is { } group)
+                if (decoder.Accept(kind, data) is not { } control)
                 {
-                    return group;
+                    continue;
+                }
+
+                last = control;
+                hadData |= decoder.LastGroupHadData;
+                if (control.Closed || _options.OneChunkPerSseGroup || decoder.CompletedBytes >= MaxCoalescedBytes)
+                {
+                    break;
                 }
             }
-
-            return null;
         }
         catch (SseDecodingException ex)
         {
-            throw Protocol(ex.Message, ex.InnerException);
-        }
-    }
+            if (last is null)
+            {
+                throw Protocol(ex.Message, ex.InnerException);
+            }
 
-    /// <summary>Checks a group's control event against the read position, moves the read, and makes the group's chunk.</summary>
-    private StreamChunk CompleteGroup(SseGroup group, int status)
-    {
-        Offset start = _offset;
-        SseControl control = group.Control;
-        RequireNotBackwards(start, control.NextOffset, "control event's streamNextOffset");
-        if (!group.Data.IsEmpty)
+            _sseFailure = Protocol(ex.Message, ex.InnerException);
+        }
+
+        if (last is not { } final)
         {
-            RequireAdvance(start, control.NextOffset);
+            return null;
+        }
+
+        Offset start = _offset;
+        Offset next = decoder.Position;
+        if (hadData)
+        {
+            RequireAdvance(start, next);
         }
 
         // A closed stream at its final offset is up to date by definition (PROTOCOL.md §5.8).
-        bool upToDate = control.UpToDate || control.Closed;
-        Complete(control.NextOffset, control.Cursor, upToDate, control.Closed);
-        Record(group.Data.Length, group.Messages);
-        return new StreamChunk(group.Data, start, control.NextOffset, _cursor, upToDate, control.Closed, status, _contentType);
+        bool upToDate = final.UpToDate || final.Closed;
+        Complete(next, decoder.Cursor, upToDate, final.Closed);
+        ReadOnlyMemory<byte> chunkData = decoder.TakeCompleted(out int messages);
+        Record(chunkData.Length, messages);
+        return new StreamChunk(chunkData, start, next, _cursor, upToDate, final.Closed, status, _contentType);
     }
 }

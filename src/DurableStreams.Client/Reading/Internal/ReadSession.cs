@@ -69,6 +69,9 @@ internal sealed partial class ReadSession
     private int _failures;
     private int _shortConnections;
     private bool _connected;
+
+    // A malformed SSE event read after complete groups: thrown once their chunk has been handed out.
+    private DurableStreamProtocolException? _sseFailure;
     private int _responsesWithoutProgress;
     private int _shortLongPolls;
 

@@ -6,44 +6,93 @@ using System.Text.Json;
 namespace DurableStreams.Reading.Internal;
 
 /// <summary>
-/// Decodes the events of one SSE connection (PROTOCOL.md §5.8) into groups: the data events up to
-/// and including their control event. No I/O and no read state: the parsed events go in
-/// (<see cref="Decode"/> takes each event <see cref="SseEventReader"/> dispatches, <see cref="Add"/> collects them),
-/// decoded groups come out, and a malformed event throws <see cref="SseDecodingException"/> naming
-/// what was wrong. The read checks the group's offsets against its own position.
+/// Decodes the events of one SSE connection (PROTOCOL.md §5.8). No I/O and no read state: each event
+/// <see cref="SseEventReader"/> dispatches goes in through <see cref="Accept"/>; a data event's payload
+/// is decoded straight into one buffer (base64 decoded, a JSON array's messages appended to the
+/// messages before them), a control event closes its group and comes back out, and
+/// <see cref="TakeCompleted"/> hands out the data of every group closed so far as one array. A
+/// malformed event throws <see cref="SseDecodingException"/> naming what was wrong. The read checks
+/// the control events' offsets against its own position.
 /// </summary>
-internal sealed class SseEventDecoder
+/// <remarks>
+/// The buffer holds the closed groups' data followed by the open group's (the data events since the
+/// last control event). For a JSON stream it holds the messages separated by commas, without the
+/// brackets, so that any number of groups becomes one array. It is rented from the shared pool and
+/// returned whenever it empties, so an idle connection holds none.
+/// </remarks>
+internal sealed class SseEventDecoder : IDisposable
 {
     private readonly bool _base64;
     private readonly bool _json;
     private readonly int _maxEventBytes;
     private readonly int _maxGroupBytes;
 
-    // One list for the connection: a group's payloads are handed on (or copied) before the next group starts.
-    private readonly List<byte[]> _data = [];
-    private long _total;
+    private byte[]? _buffer;
+    private int _length;
+    private int _completedLength;
+    private int _completedMessages;
+    private int _openMessages;
+
+    // The payload of the open group, as the group limit counts it (a JSON event's whole text).
+    private long _openBytes;
     private string? _cursor;
 
-    // The last streamNextOffset: a control event repeating it (a keep-alive) reuses the string.
-    private Offset _lastOffset;
+    // The read position: the read's offset before the first control event, then the last control
+    // event's streamNextOffset. The offset of a control event in the usual shape stays bytes
+    // (_pendingOffset) until Position is asked for, which the read does once per chunk; a control
+    // event repeating the position (a keep-alive) changes nothing.
+    private Offset _position;
+    private byte[]? _pendingOffset;
+    private int _pendingOffsetLength = -1;
 
     /// <summary>Creates a decoder for one connection.</summary>
     /// <param name="base64">The response carried <c>stream-sse-data-encoding: base64</c>.</param>
-    /// <param name="json">The stream is a JSON stream: each data event is a JSON array, and a group is one array of all their messages.</param>
+    /// <param name="json">The stream is a JSON stream: each data event is a JSON array, and the data handed out is one array of all their messages.</param>
     /// <param name="maxEventBytes">The largest event, in bytes of data (<see cref="ReadOptions.MaxSseEventBytes"/>).</param>
     /// <param name="maxGroupBytes">The most data of one group before its control event (<see cref="ReadOptions.MaxBufferedBytes"/>).</param>
     /// <param name="cursor">The read's last cursor; a control event repeating it reuses the string.</param>
-    public SseEventDecoder(bool base64, bool json, int maxEventBytes, int maxGroupBytes, string? cursor)
+    /// <param name="position">The read's offset: the first control event must not be before it, nor equal to it after data (no check for the sentinels).</param>
+    public SseEventDecoder(bool base64, bool json, int maxEventBytes, int maxGroupBytes, string? cursor, Offset position)
     {
         _base64 = base64;
         _json = json;
         _maxEventBytes = maxEventBytes;
         _maxGroupBytes = maxGroupBytes;
         _cursor = cursor;
+        _position = position;
     }
 
-    /// <summary>Decodes one dispatched event from its type and its UTF-8 data bytes.</summary>
-    public SseEvent Decode(SseEventKind kind, ReadOnlySpan<byte> data)
+    /// <summary>The last control event's <c>streamNextOffset</c> (the read's offset before the first).</summary>
+    public Offset Position
+    {
+        get
+        {
+            if (_pendingOffsetLength >= 0)
+            {
+                _position = Offset.FromChecked(Encoding.ASCII.GetString(_pendingOffset.AsSpan(0, _pendingOffsetLength)));
+                _pendingOffsetLength = -1;
+            }
+
+            return _position;
+        }
+    }
+
+    /// <summary>The last non-empty cursor of a control event (the read's cursor before the first).</summary>
+    public string? Cursor => _cursor;
+
+    /// <summary>Whether the group the last control event closed carried data (for JSON: at least one message).</summary>
+    public bool LastGroupHadData { get; private set; }
+
+    /// <summary>The bytes of data of the closed groups not yet taken (for JSON: their messages and separators).</summary>
+    public int CompletedBytes => _completedLength;
+
+    /// <summary>
+    /// Decodes one dispatched event from its type and its UTF-8 data bytes. A data event's payload is
+    /// added to the open group; a control event is checked against the position (offsets never go
+    /// backwards, and data moves them), moves it, closes the group and is returned. Events of other
+    /// types are skipped (PROTOCOL.md §5.8 defines only <c>data</c> and <c>control</c>).
+    /// </summary>
+    public SseControl? Accept(SseEventKind kind, ReadOnlySpan<byte> data)
     {
         if (data.Length > _maxEventBytes)
         {
@@ -51,136 +100,161 @@ internal sealed class SseEventDecoder
             throw new SseDecodingException($"An SSE '{type}' event of {data.Length} bytes exceeds ReadOptions.MaxSseEventBytes ({_maxEventBytes} bytes)");
         }
 
-        return kind switch
+        switch (kind)
         {
-            SseEventKind.Data => new SseEvent(_base64 ? DecodeBase64(data) : data.ToArray(), null),
-            SseEventKind.Control => new SseEvent(null, ParseControl(data)),
-
-            // PROTOCOL.md §5.8 defines only "data" and "control"; anything else is skipped.
-            _ => default,
-        };
+            case SseEventKind.Data:
+                AddData(data);
+                return null;
+            case SseEventKind.Control:
+                bool hadData = _json ? _openMessages > 0 : _length > _completedLength;
+                SseControl control = ParseControl(data, hadData);
+                LastGroupHadData = hadData;
+                _completedLength = _length;
+                _completedMessages += _openMessages;
+                _openMessages = 0;
+                _openBytes = 0;
+                return control;
+            default:
+                return null;
+        }
     }
 
     /// <summary>
-    /// Adds a decoded event to the open group. Returns the group when the event is its control event
-    /// (and starts the next group), otherwise null.
+    /// Hands out the data of every group closed so far as one array the caller owns (for JSON, one
+    /// array of their messages, or empty when they hold none) and keeps the open group's data.
     /// </summary>
-    public SseGroup? Add(SseEvent item)
+    public ReadOnlyMemory<byte> TakeCompleted(out int messages)
     {
-        if (item.Control is { } control)
+        messages = _completedMessages;
+        int taken = _completedLength;
+        byte[] result;
+        if (taken == 0 || (_json && messages == 0))
         {
-            ReadOnlyMemory<byte> bytes = _json ? MergeJsonEvents(out int messages) : Join(out messages);
-            _data.Clear();
-            _total = 0;
-            return new SseGroup(bytes, messages, control);
+            result = [];
+        }
+        else if (_json)
+        {
+            result = new byte[taken + 2];
+            result[0] = (byte)'[';
+            _buffer.AsSpan(0, taken).CopyTo(result.AsSpan(1));
+            result[^1] = (byte)']';
+        }
+        else
+        {
+            result = _buffer.AsSpan(0, taken).ToArray();
         }
 
-        if (item.Data is { Length: > 0 } payload)
+        // The open group's data moves to the front; for JSON without the comma that joined it to
+        // the messages taken.
+        int open = _length - taken;
+        if (open > 0 && _json && taken > 0)
         {
-            // PROTOCOL.md §5.8: a control event ends every group; data that never gets one
-            // would otherwise be collected without end.
-            _total += payload.Length;
-            if (_total > _maxGroupBytes)
+            taken++;
+            open--;
+        }
+
+        _buffer.AsSpan(taken, open).CopyTo(_buffer);
+        _length = open;
+        _completedLength = 0;
+        _completedMessages = 0;
+        ReleaseIfEmpty();
+        return result;
+    }
+
+    /// <summary>Returns the buffer to the pool.</summary>
+    public void Dispose()
+    {
+        _length = 0;
+        _completedLength = 0;
+        ReleaseIfEmpty();
+    }
+
+    private void ReleaseIfEmpty()
+    {
+        if (_length == 0 && _buffer is { } buffer)
+        {
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Room for <paramref name="bytes"/> more bytes after <see cref="_length"/>.</summary>
+    private Span<byte> Reserve(int bytes)
+    {
+        int needed = _length + bytes;
+        if (_buffer is null || _buffer.Length < needed)
+        {
+            byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer is null ? 256 : 2 * _buffer.Length));
+            if (_buffer is { } old)
             {
-                throw new SseDecodingException(
-                    $"The SSE data events since the last control event hold more than ReadOptions.MaxBufferedBytes ({_maxGroupBytes} bytes); " +
-                    "a control event must follow the data");
+                old.AsSpan(0, _length).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(old);
             }
 
-            _data.Add(payload);
+            _buffer = larger;
         }
 
-        return null;
+        return _buffer.AsSpan(_length);
     }
 
-    private ReadOnlyMemory<byte> Join(out int messages)
+    private void AddData(ReadOnlySpan<byte> data)
     {
-        messages = 0;
-        if (_data.Count == 0)
+        if (data.IsEmpty)
         {
-            return ReadOnlyMemory<byte>.Empty;
+            return;
         }
 
-        if (_data.Count == 1)
+        if (_json)
         {
-            return _data[0];
-        }
-
-        byte[] joined = new byte[_total];
-        int position = 0;
-        foreach (byte[] part in _data)
-        {
-            part.CopyTo(joined, position);
-            position += part.Length;
-        }
-
-        return joined;
-    }
-
-    /// <summary>Each data event of a JSON stream is a JSON array; the group is one array of all their items.</summary>
-    private ReadOnlyMemory<byte> MergeJsonEvents(out int messages)
-    {
-        messages = 0;
-        if (_data.Count == 0)
-        {
-            return ReadOnlyMemory<byte>.Empty;
-        }
-
-        if (_data.Count == 1)
-        {
-            // The common live case (one append per group): the event's own bytes are the array.
+            // The event's whole text counts against the group limit, its messages go to the buffer:
+            // at most the text's length, brackets replaced by one separator.
+            CountAgainstGroupLimit(data.Length);
             try
             {
-                messages = JsonArrayScanner.Count(_data[0], CancellationToken.None);
+                _openMessages += JsonArrayScanner.AppendElements(data, Reserve(data.Length), separateFirst: _length > 0, out int written);
+                _length += written;
             }
             catch (JsonException ex)
             {
                 throw new SseDecodingException($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
             }
-
-            return messages == 0 ? ReadOnlyMemory<byte>.Empty : _data[0];
         }
-
-        int length = 1;
-        for (int i = 0; i < _data.Count; i++)
+        else if (_base64)
         {
-            try
-            {
-                length += JsonArrayScanner.Measure(_data[i], 0, out int count);
-                messages += count;
-            }
-            catch (JsonException ex)
-            {
-                throw new SseDecodingException($"An SSE data event of the JSON stream is not a JSON array ({ex.Message})", ex);
-            }
+            DecodeBase64(data);
         }
-
-        if (messages == 0)
+        else
         {
-            return ReadOnlyMemory<byte>.Empty;
+            CountAgainstGroupLimit(data.Length);
+            data.CopyTo(Reserve(data.Length));
+            _length += data.Length;
         }
+    }
 
-        byte[] merged = new byte[length];
-        int position = 0;
-        foreach (byte[] payload in _data)
+    private void CountAgainstGroupLimit(int bytes)
+    {
+        // PROTOCOL.md §5.8: a control event ends every group; data that never gets one would
+        // otherwise be collected without end.
+        _openBytes += bytes;
+        if (_openBytes > _maxGroupBytes)
         {
-            position = JsonArrayScanner.Write(payload, 0, merged, position);
+            throw new SseDecodingException(
+                $"The SSE data events since the last control event hold more than ReadOptions.MaxBufferedBytes ({_maxGroupBytes} bytes); " +
+                "a control event must follow the data");
         }
-
-        merged[position] = (byte)']';
-        return merged;
     }
 
     /// <summary>
     /// PROTOCOL.md §5.8: base64 data events may be split across lines; remove CR/LF and decode the
-    /// UTF-8 bytes straight to bytes (never through a string). Text of one line (the usual event) is
-    /// decoded where it is; otherwise the runs between line breaks are copied out whole.
+    /// UTF-8 bytes straight into the buffer (never through a string). Text of one line (the usual
+    /// event) is decoded where it is; otherwise the runs between line breaks are copied out whole.
     /// </summary>
-    private static byte[] DecodeBase64(ReadOnlySpan<byte> data)
+    private void DecodeBase64(ReadOnlySpan<byte> data)
     {
         if (data.IndexOfAny((byte)'\r', (byte)'\n') < 0)
         {
-            return DecodeBase64Text(data);
+            DecodeBase64Text(data);
+            return;
         }
 
         byte[]? rented = null;
@@ -198,7 +272,7 @@ internal sealed class SseEventDecoder
                 rest = lineBreak < 0 ? default : rest[(lineBreak + 1)..];
             }
 
-            return DecodeBase64Text(text[..length]);
+            DecodeBase64Text(text[..length]);
         }
         finally
         {
@@ -209,26 +283,22 @@ internal sealed class SseEventDecoder
         }
     }
 
-    /// <summary>Decodes base64 text without line breaks into an array of exactly the decoded length.</summary>
-    private static byte[] DecodeBase64Text(ReadOnlySpan<byte> text)
+    /// <summary>Decodes base64 text without line breaks to the end of the buffer; the decoded bytes count against the group limit.</summary>
+    private void DecodeBase64Text(ReadOnlySpan<byte> text)
     {
-        int length = text.Length;
-        if (length == 0)
+        if (text.IsEmpty)
         {
-            return [];
+            return;
         }
 
-        // The exact size when the text is well-formed (length a multiple of 4), so the decoded
-        // array is the chunk's own without a trimming copy; malformed text fails below either way.
-        int padding = text[length - 1] != (byte)'=' ? 0 : length > 1 && text[length - 2] == (byte)'=' ? 2 : 1;
-        byte[] decoded = new byte[length % 4 == 0 ? (length / 4 * 3) - padding : Base64.GetMaxDecodedFromUtf8Length(length)];
-        OperationStatus result = Base64.DecodeFromUtf8(text, decoded, out int consumed, out int written);
-        if (result != OperationStatus.Done || consumed != length)
+        OperationStatus result = Base64.DecodeFromUtf8(text, Reserve(Base64.GetMaxDecodedFromUtf8Length(text.Length)), out int consumed, out int written);
+        if (result != OperationStatus.Done || consumed != text.Length)
         {
             throw new SseDecodingException($"An SSE data event is not valid base64 ({result})");
         }
 
-        return written == decoded.Length ? decoded : decoded.AsSpan(0, written).ToArray();
+        CountAgainstGroupLimit(written);
+        _length += written;
     }
 
     /// <summary>
@@ -236,9 +306,9 @@ internal sealed class SseEventDecoder
     /// Read with <see cref="Utf8JsonReader"/> alone (no JsonDocument), compared as bytes; an unchanged
     /// cursor or offset reuses the previous string, so a control event allocates at most its new offset.
     /// </summary>
-    private SseControl ParseControl(ReadOnlySpan<byte> data)
+    private SseControl ParseControl(ReadOnlySpan<byte> data, bool hadData)
     {
-        if (TryParseFlatControl(data) is { } control)
+        if (TryParseFlatControl(data, hadData) is { } control)
         {
             return control;
         }
@@ -331,14 +401,13 @@ internal sealed class SseEventDecoder
             throw new SseDecodingException($"An SSE control event has the invalid streamNextOffset '{nextText}'");
         }
 
-        _lastOffset = next;
-
+        MoveTo(next, hadData);
         if (!string.IsNullOrEmpty(cursor))
         {
             _cursor = cursor;
         }
 
-        return new SseControl(next, cursor, upToDate, closed);
+        return new SseControl(cursor, upToDate, closed);
     }
 
     /// <summary>
@@ -346,21 +415,91 @@ internal sealed class SseEventDecoder
     /// and the previous offset's string reused when they repeat it. Null for anything else, which
     /// the caller checks on the string as before.
     /// </summary>
-    private Offset? CheckedOffset(ref Utf8JsonReader reader) => reader.ValueIsEscaped ? null : CheckedOffset(reader.ValueSpan);
+    private Offset? CheckedOffset(ref Utf8JsonReader reader) =>
+        reader.ValueIsEscaped || !IsPlainOffset(reader.ValueSpan) ? null
+        : Ascii.Equals(reader.ValueSpan, Position.Value) ? Position
+        : Offset.FromChecked(Encoding.UTF8.GetString(reader.ValueSpan));
 
-    private Offset? CheckedOffset(ReadOnlySpan<byte> value)
+    /// <summary>An offset the constructor accepts, decided on its bytes, and not a sentinel (which a server never sends as a position).</summary>
+    private static bool IsPlainOffset(ReadOnlySpan<byte> value) =>
+        Offset.IsValidUtf8(value) && !value.SequenceEqual("now"u8) && !value.SequenceEqual("-1"u8);
+
+    /// <summary>Moves the position to a control event's offset (as a string) after checking it against the current one.</summary>
+    private void MoveTo(Offset next, bool hadData)
     {
-        if (!Offset.IsValidUtf8(value) || value.SequenceEqual("now"u8) || value.SequenceEqual("-1"u8))
+        Offset current = Position;
+        if (!current.IsBeginning && !current.IsNow)
         {
-            return null;
+            Check(next.CompareTo(current), next.Value, hadData);
         }
 
-        if (!_lastOffset.IsBeginning && Ascii.Equals(value, _lastOffset.Value))
+        _position = next;
+    }
+
+    /// <summary>
+    /// Moves the position to a control event's offset of printable ASCII (<see cref="IsPlainOffset"/>),
+    /// kept as bytes, after checking it against the current one; compared as bytes, which orders
+    /// ASCII text as <see cref="Offset.CompareTo(Offset)"/> orders its strings.
+    /// </summary>
+    private void MoveTo(ReadOnlySpan<byte> next, bool hadData)
+    {
+        if (_pendingOffsetLength >= 0)
         {
-            return _lastOffset;
+            int order = next.SequenceCompareTo(_pendingOffset.AsSpan(0, _pendingOffsetLength));
+            Check(order, next, hadData);
+            if (order == 0)
+            {
+                return;
+            }
+        }
+        else if (!_position.IsBeginning && !_position.IsNow)
+        {
+            string current = _position.Value;
+            if (current.Length > 256 || !Ascii.IsValid(current))
+            {
+                MoveTo(Offset.FromChecked(Encoding.ASCII.GetString(next)), hadData);
+                return;
+            }
+
+            Span<byte> currentBytes = stackalloc byte[current.Length];
+            Ascii.FromUtf16(current, currentBytes, out _);
+            int order = next.SequenceCompareTo(currentBytes);
+            Check(order, next, hadData);
+            if (order == 0)
+            {
+                return;
+            }
         }
 
-        return Offset.FromChecked(Encoding.UTF8.GetString(value));
+        if (_pendingOffset is null || _pendingOffset.Length < next.Length)
+        {
+            _pendingOffset = new byte[Math.Max(64, next.Length)];
+        }
+
+        next.CopyTo(_pendingOffset);
+        _pendingOffsetLength = next.Length;
+    }
+
+    private void Check(int order, ReadOnlySpan<byte> next, bool hadData)
+    {
+        if (order < 0 || (order == 0 && hadData))
+        {
+            Check(order, Encoding.ASCII.GetString(next), hadData);
+        }
+    }
+
+    /// <summary>PROTOCOL.md §5.8: offsets never go backwards, and data moves them (or a resumed read would receive it again).</summary>
+    private void Check(int order, string next, bool hadData)
+    {
+        if (order < 0)
+        {
+            throw new SseDecodingException($"The control event's streamNextOffset {next} is before the offset {Position} the read asked for: offsets must not go backwards");
+        }
+
+        if (order == 0 && hadData)
+        {
+            throw new SseDecodingException($"SSE data events are followed by a control event whose streamNextOffset stays at {Position}: data must move the offset");
+        }
     }
 
     /// <summary>
@@ -370,7 +509,7 @@ internal sealed class SseEventDecoder
     /// anything else (numbers, nesting, escapes, non-ASCII, any syntax error), which the caller then
     /// reads, checks and reports with <see cref="Utf8JsonReader"/> as before.
     /// </summary>
-    private SseControl? TryParseFlatControl(ReadOnlySpan<byte> data)
+    private SseControl? TryParseFlatControl(ReadOnlySpan<byte> data, bool hadData)
     {
         int i = SkipWhiteSpace(data, 0);
         if (i == data.Length || data[i] != (byte)'{')
@@ -472,11 +611,12 @@ internal sealed class SseEventDecoder
             }
         }
 
-        if (SkipWhiteSpace(data, i) != data.Length || !nextIsString || CheckedOffset(next) is not { } offset)
+        if (SkipWhiteSpace(data, i) != data.Length || !nextIsString || !IsPlainOffset(next))
         {
             return null;
         }
 
+        MoveTo(next, hadData);
         string? cursorText = !cursorIsString ? null
             : _cursor is not null && Ascii.Equals(cursor, _cursor) ? _cursor
             : Encoding.ASCII.GetString(cursor);
@@ -485,8 +625,7 @@ internal sealed class SseEventDecoder
             _cursor = cursorText;
         }
 
-        _lastOffset = offset;
-        return new SseControl(offset, cursorText, upToDate, closed);
+        return new SseControl(cursorText, upToDate, closed);
     }
 
     /// <summary>A JSON string of printable ASCII without escapes, starting at <paramref name="i"/>; moves past it.</summary>
@@ -536,14 +675,9 @@ internal sealed class SseEventDecoder
     };
 }
 
-/// <summary>A decoded event: data bytes, a control, or neither (an event type the read ignores).</summary>
-internal readonly record struct SseEvent(byte[]? Data, SseControl? Control);
-
 /// <summary>A control event's fields (PROTOCOL.md §5.8).</summary>
-internal readonly record struct SseControl(Offset NextOffset, string? Cursor, bool UpToDate, bool Closed);
-
-/// <summary>One group: the data of its data events (for JSON, one array of <paramref name="Messages"/> messages) and its control event.</summary>
-internal readonly record struct SseGroup(ReadOnlyMemory<byte> Data, int Messages, SseControl Control);
+/// <remarks>The offset moves the decoder's <see cref="SseEventDecoder.Position"/>.</remarks>
+internal readonly record struct SseControl(string? Cursor, bool UpToDate, bool Closed);
 
 /// <summary>An SSE event broke PROTOCOL.md §5.8; the read turns it into a <see cref="DurableStreamProtocolException"/> with its URL and offset.</summary>
 internal sealed class SseDecodingException : Exception
