@@ -1,8 +1,9 @@
 namespace DurableStreams;
 
 /// <summary>
-/// One step of a read: the data of one catch-up or long-poll response, or of one group of
-/// Server-Sent Events ended by a control event, with the stream position after it.
+/// One step of a read: the data of one catch-up or long-poll response, or of the groups of
+/// Server-Sent Events (data events ended by a control event) received so far, with the stream
+/// position after it.
 /// </summary>
 /// <remarks>
 /// A large response of a stream that is not JSON is handed out in parts of at most 1 MiB, so that
@@ -10,6 +11,10 @@ namespace DurableStreams;
 /// <see cref="NextOffset"/>, <see cref="UpToDate"/> and <see cref="StreamClosed"/>, and the
 /// <see cref="Checkpoint"/> of every part resumes exactly after it. A response of a JSON stream is
 /// read whole, up to <see cref="ReadOptions.MaxBufferedBytes"/>.
+/// 
+/// Over SSE a chunk holds every group already received when it is asked for (up to 1 MiB of data;
+/// the read never waits for more to fill it), and ends at the last group's control event; with
+/// <see cref="ReadOptions.OneChunkPerSseGroup"/> each group is a chunk of its own.
 /// 
 /// A read also yields chunks with empty <see cref="Data"/> (a long-poll that timed out, an SSE
 /// keep-alive, an empty catch-up) so that callers see <see cref="UpToDate"/> and

@@ -280,6 +280,61 @@ public sealed class SseEventDecoderTests : IDisposable
         Assert.Equal(expected, group.NextOffset.Value);
     }
 
+    // ------------------------------------------------------------------ several groups taken together
+
+    /// <summary>Feeds every event of <paramref name="wire"/> to the decoder, without taking anything.</summary>
+    private async Task FeedAsync(string wire, SseEventDecoder decoder)
+    {
+        using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), [int.MaxValue]);
+        using var events = new SseEventReader(await content.ReadAsStreamAsync(Ct), lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
+        do
+        {
+            while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
+            {
+                decoder.Accept(kind, data);
+            }
+        }
+        while (await events.FillAsync(Ct));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Decode_LargeAndSmallEventsOfSeveralGroups_TakenTogetherAsTheExactBytes(bool base64)
+    {
+        // A large event alone is kept in an array of its own; what joins it (here the next group's
+        // small event) moves it into the buffer; data after the last control event stays pending.
+        var random = new Random(21);
+        byte[] large = new byte[5000], small = new byte[10], pending = new byte[6000];
+        foreach (byte[] bytes in new[] { large, small, pending })
+        {
+            random.NextBytes(bytes);
+            if (!base64)
+            {
+                // Printable ASCII: a text event's data has no line breaks of its own here.
+                for (int i = 0; i < bytes.Length; i++)
+                {
+                    bytes[i] = (byte)(0x20 + (bytes[i] % 0x5F));
+                }
+            }
+        }
+
+        string Data(byte[] bytes) => "event: data\ndata: " + (base64 ? Convert.ToBase64String(bytes) : Encoding.ASCII.GetString(bytes)) + "\n\n";
+        using var decoder = Decoder(base64: base64, maxEventBytes: 16 * 1024, maxGroupBytes: 16 * 1024);
+
+        await FeedAsync(Data(large) + ControlEvent("\"0000_0001\"") + Data(small) + ControlEvent("\"0000_0002\"") + Data(pending), decoder);
+        byte[] first = decoder.TakeCompleted(out _).ToArray();
+        await FeedAsync(ControlEvent("\"0000_0003\""), decoder);
+        byte[] second = decoder.TakeCompleted(out _).ToArray();
+        await FeedAsync(Data(large) + ControlEvent("\"0000_0004\""), decoder);
+        byte[] third = decoder.TakeCompleted(out _).ToArray();
+
+        Assert.Equal([.. large, .. small], first);
+        Assert.Equal(pending, second);
+        Assert.Equal(large, third);
+        Assert.Equal("0000_0004", decoder.Position.Value);
+    }
+
     // ------------------------------------------------------------------ the position (offsets checked as the events come)
 
     private static string ControlEvent(string offsetJson) => "event: control\ndata: {\"streamNextOffset\":" + offsetJson + "}\n\n";

@@ -18,7 +18,9 @@ namespace DurableStreams.Reading.Internal;
 /// The buffer holds the closed groups' data followed by the open group's (the data events since the
 /// last control event). For a JSON stream it holds the messages separated by commas, without the
 /// brackets, so that any number of groups becomes one array. It is rented from the shared pool and
-/// returned whenever it empties, so an idle connection holds none.
+/// returned whenever it empties, so an idle connection holds none. A large event of a text or binary
+/// stream that arrives while nothing else is pending is decoded into an array of its own instead,
+/// which is handed out as it is if nothing joins it (one copy of a big payload instead of two).
 /// </remarks>
 internal sealed class SseEventDecoder : IDisposable
 {
@@ -27,7 +29,14 @@ internal sealed class SseEventDecoder : IDisposable
     private readonly int _maxEventBytes;
     private readonly int _maxGroupBytes;
 
+    /// <summary>The smallest event kept in an array of its own when nothing else is pending.</summary>
+    private const int SoloEventBytes = 4 * 1024;
+
     private byte[]? _buffer;
+
+    // All pending data when set (one large event, see remarks); _buffer is then unused and _length
+    // is its length.
+    private byte[]? _solo;
     private int _length;
     private int _completedLength;
     private int _completedMessages;
@@ -127,8 +136,23 @@ internal sealed class SseEventDecoder : IDisposable
     {
         messages = _completedMessages;
         int taken = _completedLength;
+        if (taken == 0)
+        {
+            _completedMessages = 0;
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        if (_solo is { } solo)
+        {
+            // Data that joins a large event moves it to the buffer first, so it is all there is.
+            _solo = null;
+            _length = 0;
+            _completedLength = 0;
+            return solo;
+        }
+
         byte[] result;
-        if (taken == 0 || (_json && messages == 0))
+        if (_json && messages == 0)
         {
             result = [];
         }
@@ -164,6 +188,7 @@ internal sealed class SseEventDecoder : IDisposable
     /// <summary>Returns the buffer to the pool.</summary>
     public void Dispose()
     {
+        _solo = null;
         _length = 0;
         _completedLength = 0;
         ReleaseIfEmpty();
@@ -182,6 +207,14 @@ internal sealed class SseEventDecoder : IDisposable
     private Span<byte> Reserve(int bytes)
     {
         int needed = _length + bytes;
+        if (_solo is { } solo)
+        {
+            _solo = null;
+            _buffer = ArrayPool<byte>.Shared.Rent(needed);
+            solo.CopyTo(_buffer, 0);
+            return _buffer.AsSpan(_length);
+        }
+
         if (_buffer is null || _buffer.Length < needed)
         {
             byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer is null ? 256 : 2 * _buffer.Length));
@@ -226,7 +259,15 @@ internal sealed class SseEventDecoder : IDisposable
         else
         {
             CountAgainstGroupLimit(data.Length);
-            data.CopyTo(Reserve(data.Length));
+            if (_length == 0 && data.Length >= SoloEventBytes)
+            {
+                _solo = data.ToArray();
+            }
+            else
+            {
+                data.CopyTo(Reserve(data.Length));
+            }
+
             _length += data.Length;
         }
     }
@@ -283,21 +324,29 @@ internal sealed class SseEventDecoder : IDisposable
         }
     }
 
-    /// <summary>Decodes base64 text without line breaks to the end of the buffer; the decoded bytes count against the group limit.</summary>
+    /// <summary>Decodes base64 text without line breaks after the pending data; the decoded bytes count against the group limit.</summary>
     private void DecodeBase64Text(ReadOnlySpan<byte> text)
     {
-        if (text.IsEmpty)
+        int length = text.Length;
+        if (length == 0)
         {
             return;
         }
 
-        OperationStatus result = Base64.DecodeFromUtf8(text, Reserve(Base64.GetMaxDecodedFromUtf8Length(text.Length)), out int consumed, out int written);
-        if (result != OperationStatus.Done || consumed != text.Length)
+        // The exact size when the text is well-formed (length a multiple of 4); malformed text
+        // fails below either way.
+        int padding = text[length - 1] != (byte)'=' ? 0 : length > 1 && text[length - 2] == (byte)'=' ? 2 : 1;
+        int decodedLength = length % 4 == 0 ? (length / 4 * 3) - padding : Base64.GetMaxDecodedFromUtf8Length(length);
+        byte[]? solo = _length == 0 && decodedLength >= SoloEventBytes ? new byte[decodedLength] : null;
+        Span<byte> destination = solo ?? Reserve(decodedLength);
+        OperationStatus result = Base64.DecodeFromUtf8(text, destination, out int consumed, out int written);
+        if (result != OperationStatus.Done || consumed != length)
         {
             throw new SseDecodingException($"An SSE data event is not valid base64 ({result})");
         }
 
         CountAgainstGroupLimit(written);
+        _solo = solo is null ? null : written == solo.Length ? solo : solo.AsSpan(0, written).ToArray();
         _length += written;
     }
 
