@@ -29,7 +29,8 @@ public sealed class AdapterProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static AdapterProcess Start()
+    /// <summary>Starts the adapter; <paramref name="environment"/> sets (or, with a null value, removes) variables of its environment.</summary>
+    public static AdapterProcess Start(IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo
         {
@@ -43,6 +44,17 @@ public sealed class AdapterProcess : IAsyncDisposable
         };
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (KeyValuePair<string, string?> variable in environment ?? new Dictionary<string, string?>())
+        {
+            if (variable.Value is null)
+            {
+                start.Environment.Remove(variable.Key);
+            }
+            else
+            {
+                start.Environment[variable.Key] = variable.Value;
+            }
+        }
 
         string? configured = Environment.GetEnvironmentVariable(AdapterVariable);
         if (!string.IsNullOrEmpty(configured))

@@ -21,7 +21,7 @@ internal sealed partial class CommandHandler
         CancellationToken cancellationToken = budget.Token;
 
         long started = Stopwatch.GetTimestamp();
-        JsonObject? metrics = op switch
+        JsonObject? metrics = _bare is { } bare ? await BareBenchmarkAsync(bare, op, operation, cancellationToken) : op switch
         {
             "append" => await BenchAppendAsync(operation, cancellationToken),
             "read" => await BenchReadAsync(operation, cancellationToken),
@@ -34,7 +34,10 @@ internal sealed partial class CommandHandler
         long elapsed = Stopwatch.GetTimestamp() - started;
         if (metrics is null)
         {
-            return Results.Error("benchmark", "NOT_SUPPORTED", $"Unknown benchmark operation: {op}");
+            string message = _bare is null
+                ? $"Unknown benchmark operation: {op}"
+                : $"Not done with a bare HttpClient ({BenchClientVariable}): {op}; only append, create, read and roundtrip are.";
+            return Results.Error("benchmark", "NOT_SUPPORTED", message);
         }
 
         long nanoseconds = (long)(elapsed * (1_000_000_000.0 / Stopwatch.Frequency));
@@ -77,8 +80,7 @@ internal sealed partial class CommandHandler
         _contentTypes[path] = contentType;
         DurableStream stream = created.Stream;
 
-        // On a JSON stream the payload must be one JSON value: a string literal of about `size` bytes.
-        byte[] payload = IsJson(contentType) ? Encoding.UTF8.GetBytes("\"" + new string('*', Math.Max(0, size - 2)) + "\"") : Payload(size);
+        byte[] payload = RoundtripPayload(contentType, size);
 
         // As a user would: start a live read at the tail, append, take the first data that arrives.
         // A long-poll read's first request is the long-poll itself (PROTOCOL.md §5.7).
@@ -171,6 +173,10 @@ internal sealed partial class CommandHandler
 
         return new JsonObject { ["bytesTransferred"] = bytes, ["messagesProcessed"] = messages };
     }
+
+    /// <summary>On a JSON stream the payload must be one JSON value: a string literal of about <paramref name="size"/> bytes.</summary>
+    private static byte[] RoundtripPayload(string contentType, int size) =>
+        IsJson(contentType) ? Encoding.UTF8.GetBytes("\"" + new string('*', Math.Max(0, size - 2)) + "\"") : Payload(size);
 
     private static byte[] Payload(int size)
     {

@@ -72,6 +72,7 @@ internal sealed partial class CommandHandler : IAsyncDisposable
     {
         await DropProducersAsync();
         _client?.Dispose();
+        StopBareClient();
     }
 
     // ---- init ----------------------------------------------------------------------------------
@@ -89,10 +90,11 @@ internal sealed partial class CommandHandler : IAsyncDisposable
             HeadersProvider = _ => ValueTask.FromResult(_commandHeaders),
         };
         _client = new DurableStreamClient(options);
+        string? bareName = StartBareClient();
 
         JsonObject result = Results.Success("init");
-        result["clientName"] = "DurableStreams.Client";
-        result["clientVersion"] = typeof(DurableStream).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+        result["clientName"] = bareName ?? "DurableStreams.Client";
+        result["clientVersion"] = bareName is null ? typeof(DurableStream).Assembly.GetName().Version?.ToString() ?? "0.0.0" : Environment.Version.ToString();
         result["features"] = new JsonObject
         {
             ["batching"] = true,
