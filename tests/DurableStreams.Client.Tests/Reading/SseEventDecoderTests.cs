@@ -335,6 +335,38 @@ public sealed class SseEventDecoderTests : IDisposable
         Assert.Equal("0000_0004", decoder.Position.Value);
     }
 
+    [Fact]
+    public async Task Decode_LargeAndSmallJsonEventsOfSeveralGroups_TakenTogetherAsOneArray()
+    {
+        // A large JSON event alone is checked and kept as it came; what joins it moves its messages
+        // into the buffer, where the next group's messages follow them; an event that arrives while
+        // data is pending goes to the buffer at once.
+        static string Array(int first, int count) =>
+            "[\n" + string.Join(",\n", Enumerable.Range(first, count).Select(i => $"{{\"n\":{i},\"pad\":\"{new string('x', 40)}\"}}")) + "\n]";
+        static string Data(string json) => "event: data\n" + string.Concat(json.Split('\n').Select(line => "data: " + line + "\n")) + "\n";
+        static List<int> Numbers(ReadOnlyMemory<byte> array) =>
+            System.Text.Json.JsonDocument.Parse(array).RootElement.EnumerateArray()
+                .Select(e => e.ValueKind == System.Text.Json.JsonValueKind.Number ? e.GetInt32() : e.GetProperty("n").GetInt32()).ToList();
+        string large = Array(0, 100), pending = Array(200, 100);
+        using var decoder = Decoder(json: true, maxEventBytes: 16 * 1024, maxGroupBytes: 16 * 1024);
+
+        await FeedAsync(Data(large) + ControlEvent("\"0000_0001\"") + Data("[100,\n101]") + ControlEvent("\"0000_0002\"") + Data(pending), decoder);
+        ReadOnlyMemory<byte> first = decoder.TakeCompleted(out int firstMessages);
+        await FeedAsync(ControlEvent("\"0000_0003\""), decoder);
+        ReadOnlyMemory<byte> second = decoder.TakeCompleted(out int secondMessages);
+
+        Assert.True(Encoding.UTF8.GetByteCount(large) >= 4 * 1024);
+        Assert.Equal(102, firstMessages);
+        Assert.Equal(Enumerable.Range(0, 102), Numbers(first));
+        await FeedAsync(Data(large) + ControlEvent("\"0000_0004\""), decoder);
+        ReadOnlyMemory<byte> third = decoder.TakeCompleted(out int thirdMessages);
+
+        Assert.Equal(100, secondMessages);
+        Assert.Equal(Enumerable.Range(200, 100), Numbers(second));
+        Assert.Equal(100, thirdMessages);
+        Assert.Equal(large, Encoding.UTF8.GetString(third.Span)); // alone: handed out as it came
+    }
+
     // ------------------------------------------------------------------ the position (offsets checked as the events come)
 
     private static string ControlEvent(string offsetJson) => "event: control\ndata: {\"streamNextOffset\":" + offsetJson + "}\n\n";

@@ -18,9 +18,10 @@ namespace DurableStreams.Reading.Internal;
 /// The buffer holds the closed groups' data followed by the open group's (the data events since the
 /// last control event). For a JSON stream it holds the messages separated by commas, without the
 /// brackets, so that any number of groups becomes one array. It is rented from the shared pool and
-/// returned whenever it empties, so an idle connection holds none. A large event of a text or binary
-/// stream that arrives while nothing else is pending is decoded into an array of its own instead,
-/// which is handed out as it is if nothing joins it (one copy of a big payload instead of two).
+/// returned whenever it empties, so an idle connection holds none. A large event that arrives while
+/// nothing else is pending is kept in an array of its own instead (decoded; a JSON event checked and
+/// kept as it came), which is handed out as it is if nothing joins it (one copy of a big payload
+/// instead of two).
 /// </remarks>
 internal sealed class SseEventDecoder : IDisposable
 {
@@ -207,14 +208,6 @@ internal sealed class SseEventDecoder : IDisposable
     private Span<byte> Reserve(int bytes)
     {
         int needed = _length + bytes;
-        if (_solo is { } solo)
-        {
-            _solo = null;
-            _buffer = ArrayPool<byte>.Shared.Rent(needed);
-            solo.CopyTo(_buffer, 0);
-            return _buffer.AsSpan(_length);
-        }
-
         if (_buffer is null || _buffer.Length < needed)
         {
             byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer is null ? 256 : 2 * _buffer.Length));
@@ -237,13 +230,32 @@ internal sealed class SseEventDecoder : IDisposable
             return;
         }
 
+        if (_solo is not null)
+        {
+            Spill();
+        }
+
         if (_json)
         {
             // The event's whole text counts against the group limit, its messages go to the buffer:
-            // at most the text's length, brackets replaced by one separator.
+            // at most the text's length, brackets replaced by one separator. A large event with
+            // nothing pending is checked and kept as it is.
             CountAgainstGroupLimit(data.Length);
             try
             {
+                if (_length == 0 && data.Length >= SoloEventBytes)
+                {
+                    int count = JsonArrayScanner.Count(data, CancellationToken.None);
+                    if (count > 0)
+                    {
+                        _solo = data.ToArray();
+                        _length = _solo.Length;
+                        _openMessages += count;
+                    }
+
+                    return;
+                }
+
                 _openMessages += JsonArrayScanner.AppendElements(data, Reserve(data.Length), separateFirst: _length > 0, out int written);
                 _length += written;
             }
@@ -270,6 +282,32 @@ internal sealed class SseEventDecoder : IDisposable
 
             _length += data.Length;
         }
+    }
+
+    /// <summary>
+    /// Moves the large event kept on its own into the buffer, before data joins it (for JSON, its
+    /// messages without the brackets, as the buffer holds them). It is all the pending data, either
+    /// of a closed group or of the open one.
+    /// </summary>
+    private void Spill()
+    {
+        byte[] solo = _solo!;
+        bool completed = _completedLength > 0;
+        _solo = null;
+        int length = _length;
+        _length = 0;
+        Span<byte> room = Reserve(length);
+        if (_json)
+        {
+            JsonArrayScanner.AppendElements(solo, room, separateFirst: false, out length);
+        }
+        else
+        {
+            solo.CopyTo(room);
+        }
+
+        _length = length;
+        _completedLength = completed ? length : 0;
     }
 
     private void CountAgainstGroupLimit(int bytes)
