@@ -92,6 +92,72 @@ public sealed class JsonArrayScannerTests
         Assert.True(accepted > 200 && rejected > 200, $"accepted {accepted}, rejected {rejected}");
     }
 
+    [Theory]
+    [MemberData(nameof(Named))]
+    public void AppendElements_NamedBodies_TheElementsMoveNextFindsJoinedByCommas(string json)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(json);
+        foreach (bool separateFirst in new[] { false, true })
+        {
+            Assert.Equal(AppendOracle(bytes, separateFirst), AppendOutcome(bytes, separateFirst));
+        }
+    }
+
+    [Fact]
+    public void AppendElements_RandomMutationsOfValidArrays_TheElementsMoveNextFindsJoinedByCommas()
+    {
+        // Compact arrays (copied as one run), arrays with white space between elements (copied
+        // element by element) and everything the mutations make of them.
+        var random = new Random(20261202);
+        byte[] alphabet = "[]{},:\"\\ 0123456789-.eEtrufalsn\n\t"u8.ToArray();
+        for (int i = 0; i < 2_000; i++)
+        {
+            string array = RandomArray(random);
+            if (i % 3 == 0)
+            {
+                array = array.Replace(",", i % 2 == 0 ? ", " : ",\n", StringComparison.Ordinal);
+            }
+
+            byte[] bytes = i % 4 == 0 ? Encoding.UTF8.GetBytes(array) : Mutate(Encoding.UTF8.GetBytes(array), random, alphabet);
+            bool separateFirst = random.Next(2) == 0;
+            Assert.Equal(AppendOracle(bytes, separateFirst), AppendOutcome(bytes, separateFirst));
+        }
+    }
+
+    /// <summary>What <see cref="JsonArrayScanner.AppendElements"/> must write: the elements <see cref="JsonArrayScanner.MoveNext"/> finds, joined by commas, or the failure's type.</summary>
+    private static (string? Text, int Count, string? Failure) AppendOracle(byte[] json, bool separateFirst)
+    {
+        try
+        {
+            var scanner = default(JsonArrayScanner);
+            var elements = new List<string>();
+            while (scanner.MoveNext(json, out Range item))
+            {
+                elements.Add(Encoding.UTF8.GetString(json[item]));
+            }
+
+            return (elements.Count == 0 ? "" : (separateFirst ? "," : "") + string.Join(',', elements), elements.Count, null);
+        }
+        catch (JsonException)
+        {
+            return (null, 0, nameof(JsonException));
+        }
+    }
+
+    private static (string? Text, int Count, string? Failure) AppendOutcome(byte[] json, bool separateFirst)
+    {
+        try
+        {
+            byte[] destination = new byte[json.Length + 1];
+            int count = JsonArrayScanner.AppendElements(json, destination, separateFirst, out int written);
+            return (Encoding.UTF8.GetString(destination, 0, written), count, null);
+        }
+        catch (JsonException)
+        {
+            return (null, 0, nameof(JsonException));
+        }
+    }
+
     [Fact]
     public void Count_CancelledDuringALongScan_Throws()
     {

@@ -134,8 +134,11 @@ internal struct JsonArrayScanner
             throw new JsonException("Expected a JSON array.");
         }
 
+        // Elements separated by a bare comma (the compact text servers send) are copied as one run.
         int count = 0;
         int position = 0;
+        int runStart = 0;
+        int runEnd = 0;
         while (true)
         {
             if (!reader.Read())
@@ -150,14 +153,22 @@ internal struct JsonArrayScanner
 
             int start = (int)reader.TokenStartIndex;
             reader.Skip();
-            ReadOnlySpan<byte> element = json[start..(int)reader.BytesConsumed];
-            if (count > 0 || separateFirst)
+            int end = (int)reader.BytesConsumed;
+            if (count > 0 && start == runEnd + 1 && json[runEnd] == (byte)',')
             {
-                destination[position++] = (byte)',';
+                runEnd = end;
+            }
+            else
+            {
+                if (count > 0)
+                {
+                    position = CopyRun(json[runStart..runEnd], destination, position, separate: position > 0 || separateFirst);
+                }
+
+                runStart = start;
+                runEnd = end;
             }
 
-            element.CopyTo(destination[position..]);
-            position += element.Length;
             count++;
         }
 
@@ -166,8 +177,20 @@ internal struct JsonArrayScanner
             throw new JsonException("Unexpected data after the JSON array.");
         }
 
-        written = position;
+        written = count == 0 ? 0 : CopyRun(json[runStart..runEnd], destination, position, separate: position > 0 || separateFirst);
         return count;
+    }
+
+    /// <summary>Copies a run of elements after a comma when <paramref name="separate"/>; returns the new position.</summary>
+    private static int CopyRun(ReadOnlySpan<byte> run, Span<byte> destination, int position, bool separate)
+    {
+        if (separate)
+        {
+            destination[position++] = (byte)',';
+        }
+
+        run.CopyTo(destination[position..]);
+        return position + run.Length;
     }
 
     /// <summary>
