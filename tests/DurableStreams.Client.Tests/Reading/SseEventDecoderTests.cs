@@ -374,19 +374,9 @@ public sealed class SseEventDecoderTests : IDisposable
     /// <summary>Feeds every event without asking for the position in between (as the read does within one chunk) and returns the position at the end.</summary>
     private async Task<Offset> AcceptAllAsync(string wire, SseEventDecoder decoder)
     {
-        using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), [int.MaxValue]);
-        using var events = new SseEventReader(await content.ReadAsStreamAsync(Ct), lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
         using (decoder)
         {
-            do
-            {
-                while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
-                {
-                    decoder.Accept(kind, data);
-                }
-            }
-            while (await events.FillAsync(Ct));
-
+            await FeedAsync(wire, decoder);
             return decoder.Position;
         }
     }
