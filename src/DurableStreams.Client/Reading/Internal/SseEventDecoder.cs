@@ -6,13 +6,13 @@ using System.Text.Json;
 namespace DurableStreams.Reading.Internal;
 
 /// <summary>
-/// Decodes the events of one SSE connection (PROTOCOL.md §5.8). No I/O and no read state: each event
+/// Decodes the events of one SSE connection (PROTOCOL.md §5.8). No I/O: each event
 /// <see cref="SseEventReader"/> dispatches goes in through <see cref="Accept"/>; a data event's payload
 /// is decoded straight into one buffer (base64 decoded, a JSON array's messages appended to the
-/// messages before them), a control event closes its group and comes back out, and
-/// <see cref="TakeCompleted"/> hands out the data of every group closed so far as one array. A
-/// malformed event throws <see cref="SseDecodingException"/> naming what was wrong. The read checks
-/// the control events' offsets against its own position.
+/// messages before them), a control event is checked against the position before it, moves
+/// <see cref="Position"/>, closes its group and comes back out, and <see cref="TakeCompleted"/>
+/// hands out the data of every group closed so far as one array. A malformed event throws
+/// <see cref="SseDecodingException"/> naming what was wrong; the read adds its URL and offset.
 /// </summary>
 /// <remarks>
 /// The buffer holds the closed groups' data followed by the open group's (the data events since the
