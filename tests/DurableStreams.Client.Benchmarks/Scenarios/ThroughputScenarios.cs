@@ -51,9 +51,10 @@ internal static class ThroughputScenarios
 
     /// <summary>
     /// Catch-up read of N 100-byte JSON messages, from the beginning to the tail. Two pairs: bytes only
-    /// (<c>ReadAsync</c> chunks against bare GETs of each page), and deserialized
-    /// (<c>ReadJsonAsync&lt;T&gt;</c> against bare GETs + <c>Deserialize&lt;T[]&gt;</c> per page), both with
-    /// source-generated metadata. The median of <see cref="ScenarioSizes.ThroughputRounds"/> alternating runs.
+    /// (<c>ReadAsync</c> chunks against bare GETs of each page, whose messages are counted by a
+    /// search; a second, informational row against bare GETs whose pages are checked as JSON arrays,
+    /// as the SDK checks them), and deserialized (<c>ReadJsonAsync&lt;T&gt;</c> against bare GETs +
+    /// <c>Deserialize&lt;T[]&gt;</c> per page), both with source-generated metadata. The median of <see cref="ScenarioSizes.ThroughputRounds"/> alternating runs.
     /// </summary>
     public static async Task<IReadOnlyList<ScenarioRow>> CatchUpAsync(SharedClients clients, ScenarioSizes sizes)
     {
@@ -70,12 +71,14 @@ internal static class ThroughputScenarios
         DurableStream stream = clients.Client.GetStream(url, Raw.Json);
         var sdkBytes = new List<double>();
         var rawBytes = new List<double>();
+        var checkedBytes = new List<double>();
         var sdkJson = new List<double>();
         var rawJson = new List<double>();
         for (int round = -1; round < sizes.ThroughputRounds; round++)
         {
             // Round -1 is the warm-up.
-            Add(round, rawBytes, await TimeAsync(() => RawReadAsync(clients.Http, url, deserialize: false), messages));
+            Add(round, rawBytes, await TimeAsync(() => RawReadAsync(clients.Http, url, RawPage.Count), messages));
+            Add(round, checkedBytes, await TimeAsync(() => RawReadAsync(clients.Http, url, RawPage.Check), messages));
             Add(round, sdkBytes, await TimeAsync(async () =>
             {
                 long count = 0;
@@ -86,7 +89,7 @@ internal static class ThroughputScenarios
 
                 return count;
             }, messages));
-            Add(round, rawJson, await TimeAsync(() => RawReadAsync(clients.Http, url, deserialize: true), messages));
+            Add(round, rawJson, await TimeAsync(() => RawReadAsync(clients.Http, url, RawPage.Deserialize), messages));
             Add(round, sdkJson, await TimeAsync(async () =>
             {
                 long count = 0;
@@ -103,6 +106,10 @@ internal static class ThroughputScenarios
         return
         [
             new(name + ", bytes", "throughput", "messages/s", Goal.Throughput, Median(sdkBytes), Median(rawBytes)),
+
+            // The SDK checks that each JSON page is one array (PROTOCOL.md §9.1); the baseline above
+            // only searches for the messages. Against a baseline that checks too:
+            new(name + ", bytes, baseline checks each page's array", "throughput", "messages/s", Goal.Informational, Median(sdkBytes), Median(checkedBytes)),
             new(name + ", deserialized", "throughput", "messages/s", Goal.Throughput, Median(sdkJson), Median(rawJson)),
         ];
     }
@@ -129,7 +136,7 @@ internal static class ThroughputScenarios
     }
 
     /// <summary>The baseline: GET page after page until <c>Stream-Up-To-Date</c>, counting or deserializing each page's array.</summary>
-    private static async Task<long> RawReadAsync(HttpClient http, Uri url, bool deserialize)
+    private static async Task<long> RawReadAsync(HttpClient http, Uri url, RawPage what)
     {
         long count = 0;
         string offset = "-1";
@@ -140,9 +147,12 @@ internal static class ThroughputScenarios
             byte[] page = await response.Content.ReadAsByteArrayAsync();
             if (page.Length > 0)
             {
-                count += deserialize
-                    ? System.Text.Json.JsonSerializer.Deserialize(page, BenchJsonContext.Default.BenchMessageArray)!.Length
-                    : CountMessages(page);
+                count += what switch
+                {
+                    RawPage.Deserialize => System.Text.Json.JsonSerializer.Deserialize(page, BenchJsonContext.Default.BenchMessageArray)!.Length,
+                    RawPage.Check => CheckedCount(page),
+                    _ => CountMessages(page),
+                };
             }
 
             offset = Raw.Header(response, "Stream-Next-Offset");
@@ -155,6 +165,43 @@ internal static class ThroughputScenarios
 
     /// <summary>Counts the messages of a JSON array of <c>{"id":…}</c> objects without parsing it.</summary>
     private static long CountMessages(ReadOnlySpan<byte> json) => json.Count("{\"id\":"u8);
+
+    /// <summary>Checks that a page is one JSON array with one reader pass, skipping each element, and counts them.</summary>
+    private static long CheckedCount(ReadOnlySpan<byte> json)
+    {
+        var reader = new System.Text.Json.Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != System.Text.Json.JsonTokenType.StartArray)
+        {
+            throw new InvalidOperationException("The page is not a JSON array.");
+        }
+
+        long count = 0;
+        while (reader.Read() && reader.TokenType != System.Text.Json.JsonTokenType.EndArray)
+        {
+            reader.Skip();
+            count++;
+        }
+
+        if (reader.TokenType != System.Text.Json.JsonTokenType.EndArray || reader.Read())
+        {
+            throw new InvalidOperationException("The page is not one JSON array.");
+        }
+
+        return count;
+    }
+
+    /// <summary>What the baseline does with each page.</summary>
+    private enum RawPage
+    {
+        /// <summary>Counts the messages by searching for their first bytes.</summary>
+        Count,
+
+        /// <summary>Checks the page is one JSON array, as the SDK does, and counts its elements.</summary>
+        Check,
+
+        /// <summary>Deserializes the page into an array of messages.</summary>
+        Deserialize,
+    }
 
     private static double Median(List<double> values)
     {
