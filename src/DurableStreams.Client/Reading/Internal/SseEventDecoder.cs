@@ -285,27 +285,25 @@ internal sealed class SseEventDecoder : IDisposable
     }
 
     /// <summary>
-    /// Moves the large event kept on its own into the buffer, before data joins it (for JSON, its
-    /// messages without the brackets, as the buffer holds them). It is all the pending data, either
-    /// of a closed group or of the open one.
+    /// Moves the large event kept on its own into the buffer, before data joins it. It is all the
+    /// pending data, either of a closed group or of the open one. For JSON the buffer takes what lies
+    /// between the array's brackets as it is (the event was checked when it came, and has messages),
+    /// so it is not parsed a second time; white space between its messages stays.
     /// </summary>
     private void Spill()
     {
         byte[] solo = _solo!;
         bool completed = _completedLength > 0;
         _solo = null;
-        int length = _length;
         _length = 0;
-        Span<byte> room = Reserve(length);
+        ReadOnlySpan<byte> data = solo;
         if (_json)
         {
-            JsonArrayScanner.AppendElements(solo, room, separateFirst: false, out length);
-        }
-        else
-        {
-            solo.CopyTo(room);
+            data = data.Trim(" \t\r\n"u8)[1..^1].Trim(" \t\r\n"u8);
         }
 
+        int length = data.Length;
+        data.CopyTo(Reserve(length));
         _length = length;
         _completedLength = completed ? length : 0;
     }
