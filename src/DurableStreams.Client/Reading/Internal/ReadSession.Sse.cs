@@ -163,7 +163,6 @@ internal sealed partial class ReadSession
         }
 
         SseControl? last = null;
-        bool hadData = false;
         try
         {
             while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
@@ -174,7 +173,6 @@ internal sealed partial class ReadSession
                 }
 
                 last = control;
-                hadData |= decoder.LastGroupHadData;
                 if (control.Closed || _options.OneChunkPerSseGroup || decoder.CompletedBytes >= MaxCoalescedBytes)
                 {
                     break;
@@ -198,8 +196,9 @@ internal sealed partial class ReadSession
 
         Offset start = _offset;
         Offset next = decoder.Position;
-        if (hadData)
+        if (decoder.CompletedBytes > 0)
         {
+            // Some group of the chunk carried data, and the decoder saw each one move the offset.
             RequireAdvance(start, next);
         }
 

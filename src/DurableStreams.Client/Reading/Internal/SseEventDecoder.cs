@@ -90,10 +90,7 @@ internal sealed class SseEventDecoder : IDisposable
     /// <summary>The last non-empty cursor of a control event (the read's cursor before the first).</summary>
     public string? Cursor => _cursor;
 
-    /// <summary>Whether the group the last control event closed carried data (for JSON: at least one message).</summary>
-    public bool LastGroupHadData { get; private set; }
-
-    /// <summary>The bytes of data of the closed groups not yet taken (for JSON: their messages and separators).</summary>
+    /// <summary>The bytes of data of the closed groups not yet taken (for JSON: their messages and separators; never more than 0 without a message).</summary>
     public int CompletedBytes => _completedLength;
 
     /// <summary>
@@ -118,7 +115,6 @@ internal sealed class SseEventDecoder : IDisposable
             case SseEventKind.Control:
                 bool hadData = _json ? _openMessages > 0 : _length > _completedLength;
                 SseControl control = ParseControl(data, hadData);
-                LastGroupHadData = hadData;
                 _completedLength = _length;
                 _completedMessages += _openMessages;
                 _openMessages = 0;
@@ -152,12 +148,9 @@ internal sealed class SseEventDecoder : IDisposable
             return solo;
         }
 
+        // For JSON, closed data means at least one message (only messages reach the buffer).
         byte[] result;
-        if (_json && messages == 0)
-        {
-            result = [];
-        }
-        else if (_json)
+        if (_json)
         {
             result = new byte[taken + 2];
             result[0] = (byte)'[';
