@@ -31,27 +31,38 @@ public sealed class SseEventDecoderTests : IDisposable
     /// <summary>Parses <paramref name="wire"/> in reads of the given sizes and returns the groups it decodes, taking the data after every control event.</summary>
     private async Task<List<SseGroup>> DecodeAsync(string wire, int[] reads, SseEventDecoder decoder)
     {
-        using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), reads);
-        Stream body = await content.ReadAsStreamAsync(Ct);
         var groups = new List<SseGroup>();
-        using var events = new SseEventReader(body, lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
         using (decoder)
         {
-            do
+            await FeedAsync(wire, decoder, reads, control =>
             {
-                while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
-                {
-                    if (decoder.Accept(kind, data) is { } control)
-                    {
-                        ReadOnlyMemory<byte> taken = decoder.TakeCompleted(out int messages);
-                        groups.Add(new SseGroup(taken, messages, control, decoder.Position));
-                    }
-                }
-            }
-            while (await events.FillAsync(Ct));
+                ReadOnlyMemory<byte> taken = decoder.TakeCompleted(out int messages);
+                groups.Add(new SseGroup(taken, messages, control, decoder.Position));
+            });
         }
 
         return groups;
+    }
+
+    /// <summary>
+    /// Feeds every event of <paramref name="wire"/> (in reads of the given sizes; whole by default) to
+    /// the decoder; <paramref name="onControl"/> sees each control event, and nothing is taken otherwise.
+    /// </summary>
+    private async Task FeedAsync(string wire, SseEventDecoder decoder, int[]? reads = null, Action<SseControl>? onControl = null)
+    {
+        using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), reads ?? [int.MaxValue]);
+        using var events = new SseEventReader(await content.ReadAsStreamAsync(Ct), lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
+        do
+        {
+            while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
+            {
+                if (decoder.Accept(kind, data) is { } control)
+                {
+                    onControl?.Invoke(control);
+                }
+            }
+        }
+        while (await events.FillAsync(Ct));
     }
 
     private static string Lines(string newline, params string[] lines) => string.Concat(lines.Select(l => l + newline));
@@ -281,21 +292,6 @@ public sealed class SseEventDecoderTests : IDisposable
     }
 
     // ------------------------------------------------------------------ several groups taken together
-
-    /// <summary>Feeds every event of <paramref name="wire"/> to the decoder, without taking anything.</summary>
-    private async Task FeedAsync(string wire, SseEventDecoder decoder)
-    {
-        using var content = new TrickleContent(Encoding.UTF8.GetBytes(wire), [int.MaxValue]);
-        using var events = new SseEventReader(await content.ReadAsStreamAsync(Ct), lineLimit: 1024 * 1024, maxEventBytes: 1024 * 1024);
-        do
-        {
-            while (events.TryRead(out SseEventKind kind, out ReadOnlySpan<byte> data))
-            {
-                decoder.Accept(kind, data);
-            }
-        }
-        while (await events.FillAsync(Ct));
-    }
 
     [Theory]
     [InlineData(false)]
