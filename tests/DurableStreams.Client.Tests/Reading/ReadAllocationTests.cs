@@ -19,19 +19,12 @@ public sealed class ReadAllocationTests : IDisposable
     [InlineData(ReadScript.Binary, 330)]
     public async Task Sse_ManySmallEventsOneChunkPerGroup_AllocateLittleBeyondTheirPayload(string contentType, int maxBytesPerEvent)
     {
-        byte[] events = Encoding.UTF8.GetBytes(BuildEvents(contentType));
-        var options = new ReadOptions { Live = LiveMode.Sse, OneChunkPerSseGroup = true };
-        await ReadAsync(contentType, events, options, []); // JIT and first-use costs
-
         // In-memory responses complete synchronously, so the read stays on this thread. Steady state
         // is ~280-295 B: payload ~125 B, the chunk ~90 B and its offset string ~40 B (short offsets
         // here), plus the fixed cost of the read spread over the events. With System.Net.ServerSentEvents
         // the two event type strings it creates per group made it ~350-370 B; JsonDocument-per-control
         // parsing before that took ~700-1,000 B.
-        var chunks = new List<ReadOnlyMemory<byte>>(Events + 1);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        await ReadAsync(contentType, events, options, chunks);
-        long perEvent = (GC.GetAllocatedBytesForCurrentThread() - before) / Events;
+        (long perEvent, List<ReadOnlyMemory<byte>> chunks) = await MeasureSseReadAsync(contentType, new ReadOptions { Live = LiveMode.Sse, OneChunkPerSseGroup = true });
 
         Assert.Equal(Events, chunks.Count);
         Assert.Equal(Events, CountItems(contentType, chunks));
@@ -44,18 +37,11 @@ public sealed class ReadAllocationTests : IDisposable
     [InlineData(ReadScript.Binary, 160)]
     public async Task Sse_ManySmallEvents_ChunksOfSeveralGroupsAllocateLittleBeyondTheirPayload(string contentType, int maxBytesPerEvent)
     {
-        byte[] events = Encoding.UTF8.GetBytes(BuildEvents(contentType));
-        var options = new ReadOptions { Live = LiveMode.Sse };
-        await ReadAsync(contentType, events, options, []); // JIT and first-use costs
-
         // The groups already received share one chunk: per event only the 100 payload bytes in the
         // chunk's array (the control events' offsets stay bytes until the chunk is made), with the
         // chunk and the fixed cost of the read spread over the events: 127-146 B measured; one chunk
         // per group costs ~290 B (above).
-        var chunks = new List<ReadOnlyMemory<byte>>(Events + 1);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        await ReadAsync(contentType, events, options, chunks);
-        long perEvent = (GC.GetAllocatedBytesForCurrentThread() - before) / Events;
+        (long perEvent, List<ReadOnlyMemory<byte>> chunks) = await MeasureSseReadAsync(contentType, new ReadOptions { Live = LiveMode.Sse });
 
         Assert.InRange(chunks.Count, 2, Events / 10);
         Assert.Equal(Events, CountItems(contentType, chunks));
@@ -160,6 +146,20 @@ public sealed class ReadAllocationTests : IDisposable
         }
 
         return response;
+    }
+
+    /// <summary>
+    /// Reads <see cref="BuildEvents"/> once for JIT and first-use costs, then again measured: the bytes
+    /// allocated per event on this thread and the data of the non-empty chunks.
+    /// </summary>
+    private async Task<(long PerEvent, List<ReadOnlyMemory<byte>> Chunks)> MeasureSseReadAsync(string contentType, ReadOptions options)
+    {
+        byte[] events = Encoding.UTF8.GetBytes(BuildEvents(contentType));
+        await ReadAsync(contentType, events, options, []);
+        var chunks = new List<ReadOnlyMemory<byte>>(Events + 1);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        await ReadAsync(contentType, events, options, chunks);
+        return ((GC.GetAllocatedBytesForCurrentThread() - before) / Events, chunks);
     }
 
     /// <summary>Reads the events and adds the data of every non-empty chunk to <paramref name="chunks"/> (sized by the caller, so that the list itself allocates nothing while measured).</summary>
