@@ -262,6 +262,7 @@ public partial class DurableStream
             SseFallbackShortConnections = options.SseFallbackShortConnections,
             SseShortConnectionDuration = options.SseShortConnectionDuration,
             OneChunkPerSseGroup = options.OneChunkPerSseGroup,
+            ReadAhead = options.ReadAhead,
         };
         foreach (KeyValuePair<string, string> header in options.Headers)
         {

@@ -35,6 +35,20 @@ internal sealed class RawLoopbackServer : IAsyncDisposable
     /// <summary>The text of the last request read.</summary>
     public string LastRequest { get; private set; } = string.Empty;
 
+    /// <summary>The request line (method, target, version) of every request read, in order.</summary>
+    public IReadOnlyList<string> RequestLines
+    {
+        get
+        {
+            lock (_lines)
+            {
+                return [.. _lines];
+            }
+        }
+    }
+
+    private readonly List<string> _lines = [];
+
     private async Task LoopAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -54,6 +68,11 @@ internal sealed class RawLoopbackServer : IAsyncDisposable
                 try
                 {
                     LastRequest = await ReadRequestAsync(socket, _stop.Token);
+                    lock (_lines)
+                    {
+                        _lines.Add(LastRequest.Split("\r\n")[0]);
+                    }
+
                     int index = Interlocked.Increment(ref _requests) - 1;
                     await _answer(socket, index, _stop.Token);
                 }

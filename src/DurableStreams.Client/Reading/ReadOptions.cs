@@ -82,6 +82,21 @@ public sealed class ReadOptions
     public bool OneChunkPerSseGroup { get; set; }
 
     /// <summary>
+    /// Whether the read asks for the next page of a backlog before the caller is done with the
+    /// current one. When a catch-up or long-poll response says the read is not up to date
+    /// (PROTOCOL.md §5.6), its <c>Stream-Next-Offset</c> is already known from the headers, so the
+    /// request for that offset is sent at once, while this response's body is still being read and
+    /// handed out: the server prepares the next page while the caller works on this one, and a
+    /// backlog over a slow network costs one round trip per page less. The read is never more than
+    /// one request ahead; the waiting response is held with its body unread (at most what the
+    /// connection buffers), and it is cancelled and released when the read ends, fails or is
+    /// cancelled before it gets there. A failure of the request ahead is handled
+    /// like any other (retries, <see cref="OnFailure"/>) when the read gets to it. Live requests
+    /// (long-polls, SSE) are never sent ahead. Default: <see langword="true"/>.
+    /// </summary>
+    public bool ReadAhead { get; set; } = true;
+
+    /// <summary>
     /// After this many SSE connections in a row end "short" (sooner than
     /// <see cref="SseShortConnectionDuration"/>, without data), the read switches to long-poll for
     /// the rest of the read: something between the client and the server, typically a buffering

@@ -354,6 +354,7 @@ public sealed class ReadResilienceTests : IDisposable
     public async Task Read_CancelledDuringALongPoll_ThrowsOperationCanceledAndReleasesTheResponse()
     {
         var hanging = new TrickleContent([], contentType: "text/plain", hangAtEnd: true);
+        var ahead = new TrickleContent([], contentType: "text/plain", hangAtEnd: true);
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("a", "0000_0001"))
             .Then(_ =>
@@ -361,7 +362,8 @@ public sealed class ReadResilienceTests : IDisposable
                 var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = hanging };
                 response.Headers.TryAddWithoutValidation("Stream-Next-Offset", "0000_0002");
                 return response;
-            });
+            })
+            .Then(_ => new HttpResponseMessage(HttpStatusCode.OK) { Content = ahead });
         using DurableStreamClient client = TestClients.Create(handler);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
 
@@ -371,7 +373,13 @@ public sealed class ReadResilienceTests : IDisposable
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
         Assert.True(hanging.Disposed);
-        Assert.Equal(2, handler.Requests.Count);
+
+        // The long-poll's answer is not up to date, so its next page was asked for ahead
+        // (ReadOptions.ReadAhead) before its body hung; that answer is released too, and nothing
+        // is sent after the cancellation.
+        Assert.Equal(3, handler.Requests.Count);
+        Assert.Equal("/v1/stream/orders?offset=0000_0002", handler.Requests[2].Url.PathAndQuery);
+        Assert.True(ahead.Disposed);
     }
 
     [Fact]

@@ -18,8 +18,10 @@ namespace DurableStreams.Reading.Internal;
 /// control group, empty ones included; for JSON streams the chunk's data is one JSON array (or empty).
 /// </summary>
 /// <remarks>
-/// The loop is pull-based: it sends the next request only when the consumer asks for the next chunk,
-/// so it is never more than one response ahead. Every request is sent as a single attempt; the loop
+/// The loop is pull-based: it sends the next request when the consumer asks for the next chunk, or,
+/// with <see cref="ReadOptions.ReadAhead"/>, as soon as a response's headers say there is more to
+/// catch up on (the request ahead, <see cref="StartAhead"/>); it is never more than one request
+/// ahead of the consumer. Every request is sent as a single attempt; the loop
 /// retries itself so that <see cref="ReadOptions.OnFailure"/> sees every failure, including failures
 /// in the middle of a response body.
 ///
@@ -74,6 +76,9 @@ internal sealed partial class ReadSession
     private DurableStreamProtocolException? _sseFailure;
     private int _responsesWithoutProgress;
     private int _shortLongPolls;
+
+    // The next catch-up page's request, sent before the consumer asked for it (ReadOptions.ReadAhead).
+    private RequestAhead? _ahead;
 
     // Set for the typed JSON reader, which checks each response's array itself in the same pass
     // that deserializes it (before it hands out any message), so this loop does not scan it first.
@@ -218,7 +223,17 @@ internal sealed partial class ReadSession
             }
         }
 
-        public ValueTask DisposeAsync() => EndStepAsync();
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await EndStepAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                await _session.ReleaseAheadAsync().ConfigureAwait(false);
+            }
+        }
 
         private async ValueTask<bool> AwaitStepAsync(ValueTask<bool> next)
         {
@@ -262,9 +277,24 @@ internal sealed partial class ReadSession
         long delivered = 0;
         while (true)
         {
-            StreamRequest request = CreateRequest(live ? ProtocolHeaders.LongPollValue : null);
-            long sent = _time.GetTimestamp();
-            (HttpResponseMessage? response, ReadFailure? failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+            long sent;
+            HttpResponseMessage? response;
+            ReadFailure? failure;
+            if (!live && TakeAhead(_offset) is { } ahead)
+            {
+                sent = ahead.Sent;
+                using (ahead.Cancellation)
+                {
+                    (response, failure) = await ahead.Answer.ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                StreamRequest request = CreateRequest(live ? ProtocolHeaders.LongPollValue : null);
+                sent = _time.GetTimestamp();
+                (response, failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+
             if (response is null)
             {
                 await RecoverAsync(failure!, live, cancellationToken).ConfigureAwait(false);
@@ -298,6 +328,11 @@ internal sealed partial class ReadSession
                 LearnContentType(ResponseContentType(response));
                 _connected = true;
                 bool quick = _time.GetElapsedTime(sent) < ShortLongPoll;
+                if (!upToDate && status == 200 && next != start)
+                {
+                    // More to catch up on, and where it starts is known before this body is read.
+                    StartAhead(next, cancellationToken);
+                }
 
                 if (status == 204)
                 {
@@ -605,7 +640,9 @@ internal sealed partial class ReadSession
 
     // ---------------------------------------------------------------- requests, failures, state
 
-    private StreamRequest CreateRequest(string? live)
+    private StreamRequest CreateRequest(string? live) => CreateRequest(_offset, live);
+
+    private StreamRequest CreateRequest(Offset offset, string? live)
     {
         var request = new StreamRequest(HttpMethod.Get, _stream.Url, Operation, live is null ? RequestKind.CatchUpRead : RequestKind.LiveRead)
         {
@@ -613,7 +650,7 @@ internal sealed partial class ReadSession
         };
 
         // Always name the offset: the live modes require it (PROTOCOL.md §5.7, §5.8), and "-1" is the start.
-        request.Query.Add(new(ProtocolHeaders.OffsetParameter, _offset.Value));
+        request.Query.Add(new(ProtocolHeaders.OffsetParameter, offset.Value));
         if (live is not null)
         {
             request.Query.Add(new(ProtocolHeaders.LiveParameter, live));
@@ -630,6 +667,74 @@ internal sealed partial class ReadSession
         }
 
         return request;
+    }
+
+    /// <summary>
+    /// Sends the catch-up request for <paramref name="offset"/> now, before the consumer asks for
+    /// it (<see cref="ReadOptions.ReadAhead"/>), unless it is already on its way. Its answer (a
+    /// response with the body unread, or a failure) waits for <see cref="TakeAhead"/>.
+    /// </summary>
+    private void StartAhead(Offset offset, CancellationToken cancellationToken)
+    {
+        if (!_options.ReadAhead || _ahead?.Offset == offset)
+        {
+            return;
+        }
+
+        // A page asked for again that ends somewhere else than the first answer said.
+        _ = ReleaseAheadAsync();
+
+        var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        StreamRequest request = CreateRequest(offset, live: null);
+        long sent = _time.GetTimestamp();
+        _ahead = new RequestAhead(offset, SendAsync(request, cancellation.Token), cancellation, sent);
+    }
+
+    /// <summary>
+    /// The request ahead if it is for <paramref name="offset"/>. One for another offset stays: it is
+    /// the page after the one being asked for again (a retry), and <see cref="Complete"/> releases it
+    /// if that page ends somewhere else.
+    /// </summary>
+    private RequestAhead? TakeAhead(Offset offset)
+    {
+        if (_ahead is { } ahead && ahead.Offset == offset)
+        {
+            _ahead = null;
+            return ahead;
+        }
+
+        return null;
+    }
+
+    /// <summary>Cancels the request ahead, if any, and waits until its response (if one came) is released.</summary>
+    private Task ReleaseAheadAsync()
+    {
+        RequestAhead? ahead = _ahead;
+        _ahead = null;
+        if (ahead is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        ahead.Cancellation.Cancel();
+        return ReleaseAsync(ahead);
+    }
+
+    private static async Task ReleaseAsync(RequestAhead ahead)
+    {
+        try
+        {
+            (HttpResponseMessage? response, _) = await ahead.Answer.ConfigureAwait(false);
+            response?.Dispose();
+        }
+        catch (Exception)
+        {
+            // Cancelled, or failed: nobody asked for this answer, so there is nothing to report.
+        }
+        finally
+        {
+            ahead.Cancellation.Dispose();
+        }
     }
 
     /// <summary>Sends one attempt; an error status or a network failure comes back as a <see cref="ReadFailure"/>.</summary>
@@ -758,6 +863,12 @@ internal sealed partial class ReadSession
     private void Complete(Offset next, string? cursor, bool upToDate, bool closed)
     {
         _offset = next;
+        if (_ahead is not null && _ahead.Offset != next)
+        {
+            // Asked for ahead of a page that ended somewhere else when it was asked for again.
+            _ = ReleaseAheadAsync();
+        }
+
         if (!string.IsNullOrEmpty(cursor))
         {
             _cursor = cursor;
@@ -836,6 +947,9 @@ internal sealed partial class ReadSession
 
     private DurableStreamProtocolException Protocol(string what, Exception? inner = null) =>
         new($"{what} (GET {_url}, offset {_offset}).", _stream.Url, inner);
+
+    /// <summary>A catch-up request sent ahead: the offset it reads from, its answer to come, how to cancel it, and when it was sent.</summary>
+    private sealed record RequestAhead(Offset Offset, Task<(HttpResponseMessage? Response, ReadFailure? Failure)> Answer, CancellationTokenSource Cancellation, long Sent);
 
     /// <summary>A failed request: what the hook sees, what the read throws if it gives up, and the status (0 = no response).</summary>
     private sealed record ReadFailure(Exception Exception, DurableStreamException Error, int Status, TimeSpan? RetryAfter);
