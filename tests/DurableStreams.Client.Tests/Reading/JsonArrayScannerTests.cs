@@ -9,7 +9,8 @@ namespace DurableStreams.Tests.Reading;
 /// catch-up body) against the element-by-element <see cref="JsonArrayScanner.MoveNext"/> (which the
 /// typed reader and the producer's skip logic use) as the oracle: on named well-formed and broken
 /// bodies and on 2,000 random mutations of valid arrays, both accept the same texts, count the same
-/// elements, and reject the same texts.
+/// elements, and reject the same texts. <see cref="JsonArrayCounter"/> (the check of a catch-up
+/// body while it arrives) is held to the same oracle with the text arriving in pieces.
 /// </summary>
 public sealed class JsonArrayScannerTests
 {
@@ -156,6 +157,68 @@ public sealed class JsonArrayScannerTests
         {
             return (null, 0, nameof(JsonException));
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Named))]
+    public void Counter_NamedBodiesArrivingInPieces_AgreesWithMoveNext(string json)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(json);
+        foreach (int piece in new[] { 1, 2, 3, 5, int.MaxValue })
+        {
+            Assert.Equal(Oracle(bytes), Outcome(() => CountInPieces(bytes, piece)));
+        }
+    }
+
+    [Fact]
+    public void Counter_RandomMutationsArrivingInRandomPieces_AgreesWithMoveNext()
+    {
+        var random = new Random(20261203);
+        byte[] alphabet = "[]{},:\"\\ 0123456789-.eEtrufalsn\n\t"u8.ToArray();
+        for (int i = 0; i < 2_000; i++)
+        {
+            byte[] bytes = Mutate(Encoding.UTF8.GetBytes(RandomArray(random)), random, alphabet);
+            int piece = random.Next(1, 8);
+            Assert.Equal(Oracle(bytes), Outcome(() => CountInPieces(bytes, piece)));
+        }
+    }
+
+    [Fact]
+    public void Counter_HugeStringArrivingInSmallPieces_IsReadAgainOnlyABoundedNumberOfTimes()
+    {
+        // One 1 MiB string in 1 KiB reads: reading the unfinished token again after every read
+        // would examine ~512 MiB; waiting until the pending bytes double keeps it a few MiB.
+        byte[] bytes = Encoding.UTF8.GetBytes("[\"" + new string('x', 1024 * 1024) + "\",1]");
+        var counter = default(JsonArrayCounter);
+        for (int length = 1024; length < bytes.Length; length += 1024)
+        {
+            counter.Advance(bytes.AsSpan(0, length), CancellationToken.None);
+        }
+
+        Assert.Equal(2, counter.Finish(bytes, CancellationToken.None));
+        Assert.InRange(counter.BytesExamined, bytes.Length, 4L * bytes.Length);
+    }
+
+    [Fact]
+    public void Counter_CancelledDuringALongScan_Throws()
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes("[" + string.Join(',', Enumerable.Repeat("1", 10_000)) + "]");
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var counter = default(JsonArrayCounter);
+        Assert.Throws<OperationCanceledException>(() => counter.Advance(bytes.AsSpan(0, bytes.Length - 1), cancelled.Token));
+    }
+
+    /// <summary>Feeds the text to a <see cref="JsonArrayCounter"/> as it would arrive in reads of <paramref name="piece"/> bytes.</summary>
+    private static int CountInPieces(byte[] json, int piece)
+    {
+        var counter = default(JsonArrayCounter);
+        for (long length = piece; length < json.Length; length += piece)
+        {
+            counter.Advance(json.AsSpan(0, (int)length), CancellationToken.None);
+        }
+
+        return counter.Finish(json, CancellationToken.None);
     }
 
     [Fact]

@@ -145,6 +145,67 @@ public sealed class ReadHardeningTests : IDisposable
         Assert.ThrowsAny<JsonException>(() => JsonArrayScanner.Count(Encoding.UTF8.GetBytes(json), CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData("[{\"n\":1} x", "[{\"n\":1},{\"n\":2}]")]
+    [InlineData("{\"n\":1}", "[{\"n\":1},{\"n\":2}]")]
+    public async Task Read_JsonBodyMalformedBeforeTheConnectionDrops_RetriesAndReadsTheGoodAnswer(string broken, string good)
+    {
+        // The body is checked while it arrives: a malformed start is only reported once the body is
+        // in, so a connection that drops in the middle is retried as before.
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp(broken, "0000_0002", ReadScript.Json, reads: [3], failAtEnd: () => new IOException("reset", new SocketException((int)SocketError.ConnectionReset))))
+            .Then(_ => ReadScript.CatchUp(good, "0000_0002", ReadScript.Json));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await Stream(client, ReadScript.Json).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
+
+        Assert.Equal(good, Assert.Single(chunks).Utf8());
+        Assert.Equal(2, handler.Requests.Count);
+    }
+
+    [Theory]
+    [InlineData("[{\"n\":1} x", new[] { 2 })]
+    [InlineData("{\"n\":1}", new[] { 1 })]
+    [InlineData("[{\"n\":1},", new[] { 4 })]
+    [InlineData("[{\"n\":1}][2]", new[] { 10 })]
+    public async Task Read_JsonBodyMalformed_FailsWithAProtocolErrorAtTheEnd(string broken, int[] reads)
+    {
+        var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp(broken, "0000_0002", ReadScript.Json, reads: reads));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        var error = await Assert.ThrowsAsync<DurableStreamProtocolException>(() => Stream(client, ReadScript.Json).ReadAsync(cancellationToken: Ct).CollectAsync(Ct));
+
+        Assert.Contains("is not a JSON array", error.Message, StringComparison.Ordinal);
+        Assert.Single(handler.Requests);
+    }
+
+    [Fact]
+    public async Task Read_LargeJsonBodyInSmallReads_IsHandedOutWhole()
+    {
+        // 20,000 messages arriving 1,000 bytes at a time, checked as they arrive.
+        string body = "[" + string.Join(',', Enumerable.Range(0, 20_000).Select(n => $"{{\"n\":{n}}}")) + "]";
+        var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp(body, "0000_0002", ReadScript.Json, reads: [1000]));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        StreamChunk chunk = Assert.Single(await Stream(client, ReadScript.Json).ReadAsync(cancellationToken: Ct).CollectAsync(Ct));
+
+        Assert.Equal(body, chunk.Utf8());
+    }
+
+    [Theory]
+    [InlineData("[]")]
+    [InlineData(" [ \n ] ")]
+    public async Task Read_EmptyJsonArrayInOneByteReads_IsAnEmptyChunk(string body)
+    {
+        var handler = new RecordingHandler().Then(_ => ReadScript.CatchUp(body, "0000_0000", ReadScript.Json, reads: [1]));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        StreamChunk chunk = Assert.Single(await Stream(client, ReadScript.Json).ReadAsync(cancellationToken: Ct).CollectAsync(Ct));
+
+        Assert.True(chunk.Data.IsEmpty);
+        Assert.True(chunk.UpToDate);
+    }
+
     // ------------------------------------------------------------------ A2: SSE bounds
 
     [Fact]

@@ -346,14 +346,14 @@ internal sealed partial class ReadSession
                 bool json = MediaTypes.IsJson(_contentType);
                 if (json)
                 {
-                    (ReadOnlyMemory<byte> body, Exception? bodyFailure) = await TryReadJsonBodyAsync(response, start, cancellationToken).ConfigureAwait(false);
+                    (ReadOnlyMemory<byte> body, JsonBodyCheck check, Exception? bodyFailure) = await TryReadJsonBodyAsync(response, start, cancellationToken).ConfigureAwait(false);
                     if (bodyFailure is not null)
                     {
                         failure = BodyFailure(bodyFailure, start);
                     }
                     else
                     {
-                        ReadOnlyMemory<byte> data = ValidateJsonBody(body, start, out int messages, cancellationToken);
+                        ReadOnlyMemory<byte> data = ValidateJsonBody(body, check, start, out int messages, cancellationToken);
                         if (data.IsEmpty)
                         {
                             NoteEmpty(start, next, upToDate, live, quick);
@@ -524,8 +524,11 @@ internal sealed partial class ReadSession
         }
     }
 
-    /// <summary>PROTOCOL.md §9.1: the body of a JSON stream is one JSON array; no messages reads as empty data.</summary>
-    private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, Offset start, out int messages, CancellationToken cancellationToken)
+    /// <summary>
+    /// PROTOCOL.md §9.1: the body of a JSON stream is one JSON array; no messages reads as empty data.
+    /// The check began while the body arrived (<paramref name="check"/>) and ends here.
+    /// </summary>
+    private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, JsonBodyCheck check, Offset start, out int messages, CancellationToken cancellationToken)
     {
         messages = 0;
         ReadOnlySpan<byte> trimmed = body.Span.Trim(" \t\r\n"u8);
@@ -544,7 +547,12 @@ internal sealed partial class ReadSession
 
         try
         {
-            messages = JsonArrayScanner.Count(body.Span, cancellationToken);
+            if (check.Failure is not null)
+            {
+                throw check.Failure;
+            }
+
+            messages = check.Counter.Finish(body.Span, cancellationToken);
         }
         catch (JsonException ex)
         {
@@ -559,9 +567,14 @@ internal sealed partial class ReadSession
     /// Reads a JSON body whole (its messages are framed by the closing bracket), decompressed, up to
     /// <see cref="ReadOptions.MaxBufferedBytes"/>. The buffer grows with the bytes that arrive, never
     /// from <c>Content-Length</c>, so a lying header or a compression bomb cannot take more memory.
+    /// Unless the typed reader checks the array itself, the bytes are checked as they arrive
+    /// (<see cref="JsonArrayCounter"/>): while the next bytes are on their way, not after the last.
     /// </summary>
-    private async Task<(ReadOnlyMemory<byte> Body, Exception? Failure)> TryReadJsonBodyAsync(HttpResponseMessage response, Offset start, CancellationToken cancellationToken)
+    private async Task<(ReadOnlyMemory<byte> Body, JsonBodyCheck Check, Exception? Failure)> TryReadJsonBodyAsync(HttpResponseMessage response, Offset start, CancellationToken cancellationToken)
     {
+        var counter = default(JsonArrayCounter);
+        JsonException? malformed = null;
+        bool check = !_jsonCheckedByConsumer;
         int max = _options.MaxBufferedBytes;
         if (response.Content.Headers.ContentEncoding.Count == 0 && response.Content.Headers.ContentLength is { } declared && declared > max)
         {
@@ -601,17 +614,33 @@ internal sealed partial class ReadSession
                     }
 
                     length += read;
+                    if (check)
+                    {
+                        try
+                        {
+                            counter.Advance(buffer.AsSpan(0, length), cancellationToken);
+                        }
+                        catch (JsonException ex)
+                        {
+                            // Reported once the body is in: a failure while receiving it still retries.
+                            malformed = ex;
+                            check = false;
+                        }
+                    }
                 }
 
                 // The array is handed to the caller; nothing else ever touches it.
-                return (new ReadOnlyMemory<byte>(buffer, 0, length), null);
+                return (new ReadOnlyMemory<byte>(buffer, 0, length), new JsonBodyCheck(counter, malformed), null);
             }
         }
         catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
         {
-            return (default, ex);
+            return (default, default, ex);
         }
     }
+
+    /// <summary>How far the check of a JSON body got while it arrived: the counter to finish, or the failure it found.</summary>
+    private readonly record struct JsonBodyCheck(JsonArrayCounter Counter, JsonException? Failure);
 
     private DurableStreamProtocolException TooLarge(string what, Offset start) =>
         Protocol(
