@@ -194,6 +194,27 @@ public sealed class ReadAheadTests : IDisposable
     }
 
     [Fact]
+    public async Task Read_AnswerAheadDroppedBeforeTheReadGetsThere_AsksForThatPageAgain()
+    {
+        // The server gave up on the unread answer (say, the caller held its page for long): its body
+        // fails when the read gets to it, and the page is asked for again like after any drop.
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", upToDate: false))
+            .Then(_ => ReadScript.CatchUp("b", "0000_0002", reads: [1], failAtEnd: () => new IOException("reset", new SocketException((int)SocketError.ConnectionReset))))
+            .Then(_ => ReadScript.CatchUp("bc", "0000_0003"));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        var data = new List<byte>();
+        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct))
+        {
+            data.AddRange(chunk.Data.ToArray());
+        }
+
+        Assert.Equal("abc", System.Text.Encoding.UTF8.GetString([.. data]));
+        Assert.Equal(["-1", "0000_0001", "0000_0001"], handler.Requests.Select(OffsetOf));
+    }
+
+    [Fact]
     public async Task Read_PageBodyFailsWhileTheRequestAheadIsOut_HandsOutEveryByteOnceInOrder()
     {
         int firstPageAttempts = 0;
