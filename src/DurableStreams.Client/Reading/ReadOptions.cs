@@ -86,8 +86,8 @@ public sealed class ReadOptions
     /// current one. When a catch-up or long-poll response says the read is not up to date
     /// (PROTOCOL.md §5.6), its <c>Stream-Next-Offset</c> is already known from the headers, so the
     /// request for that offset is sent at once, while this response's body is still being read and
-    /// handed out: the server prepares the next page while the caller works on this one, and a
-    /// backlog over a slow network costs one round trip per page less. The read is never more than
+    /// handed out: the server prepares the next page while the caller works on this one, and over a
+    /// network each page's round trip overlaps with receiving and handling the one before. The read is never more than
     /// one request ahead; the waiting response is held with its body unread (at most what the
     /// connection buffers), and it is cancelled and released when the read ends, fails or is
     /// cancelled before it gets there. A failure of the request ahead is handled
