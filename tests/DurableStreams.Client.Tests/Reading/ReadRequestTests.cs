@@ -136,21 +136,57 @@ public sealed class ReadRequestTests : IDisposable
     }
 
     [Fact]
-    public async Task ReadAsync_OffsetNowLongPoll_OneLongPollFromNowWaitsAtTheTail()
+    public async Task ReadAsync_OffsetNowLongPoll_PinsTheTailWithACatchUpThenLongPollsFromIt()
     {
         var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("", "0000_0042"))
             .Then(_ => ReadScript.NoContent("0000_0042", cursor: null, closed: true));
         using DurableStreamClient client = TestClients.Create(handler);
 
         List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
             .ReadAsync(new ReadOptions { Offset = Offset.Now, Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
 
-        // PROTOCOL.md §5.7, §8: a long-poll from "now" waits at the tail at once; no catch-up request first.
-        Assert.Equal(["live=long-poll&offset=now"], handler.Requests.Select(r => r.Query()));
-        StreamChunk chunk = Assert.Single(chunks);
-        Assert.Equal(Offset.Now, chunk.StartOffset);
-        Assert.Equal(new Offset("0000_0042"), chunk.NextOffset);
-        Assert.Equal(204, chunk.Status);
+        // PROTOCOL.md §8: a catch-up from "now" answers at once with the tail and never with data;
+        // the long-polls then wait at that offset, so a retry cannot move "now" past an answer it lost.
+        Assert.Equal(["offset=now", "live=long-poll&offset=0000_0042"], handler.Requests.Select(r => r.Query()));
+        Assert.Equal(Offset.Now, chunks[0].StartOffset);
+        Assert.True(chunks[0].Data.IsEmpty);
+        Assert.Equal(new Offset("0000_0042"), chunks[^1].NextOffset);
+        Assert.Equal(204, chunks[^1].Status);
+    }
+
+    [Fact]
+    public async Task ReadAsync_OffsetNowLongPollAnswerLostMidBody_RetriesFromThePinnedTailAndDeliversIt()
+    {
+        // The server answers the first long-poll with data appended after the read started, and the
+        // connection drops in the middle of that answer. A retry "from now" would be a later now: the
+        // server would wait past the data and the reader would never see it.
+        int longPolls = 0;
+        var handler = new RecordingHandler().Then(request =>
+        {
+            string query = request.Query();
+            if (query == "offset=now")
+            {
+                return ReadScript.CatchUp("", "0000_0000");
+            }
+
+            if (Interlocked.Increment(ref longPolls) == 1)
+            {
+                // The first long-poll (wherever it waits): "hello" arrives, the body breaks after "he".
+                return ReadScript.CatchUp("hello", "0000_0005", reads: [2], failAtEnd: () => new IOException("reset", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionReset)));
+            }
+
+            // The retry: "now" is past "hello" by then; the tail offset before it still has it.
+            return query.Contains("offset=now", StringComparison.Ordinal)
+                ? ReadScript.NoContent("0000_0005", cursor: null, closed: true)
+                : ReadScript.CatchUp("hello", "0000_0005", closed: true);
+        });
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl)
+            .ReadAsync(new ReadOptions { Offset = Offset.Now, Live = LiveMode.LongPoll }, Ct).CollectAsync(Ct);
+
+        Assert.Equal("hello", string.Concat(chunks.Select(c => c.Utf8())));
     }
 
     [Fact]

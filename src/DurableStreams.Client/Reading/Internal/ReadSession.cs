@@ -109,7 +109,10 @@ internal sealed partial class ReadSession
 
         // PROTOCOL.md §5.7: a long-poll at an offset where data exists answers at once, so a read
         // that follows with long-poll needs no catch-up request first; SSE keeps fetch-then-live.
-        _phase = _live == LiveMode.LongPoll ? ReadPhase.LongPoll : ReadPhase.CatchUp;
+        // Not from "now": a long-poll there whose answer is lost (the connection drops in its body)
+        // would be retried at a later "now" and skip what it answered. A catch-up from "now" answers
+        // at once with the tail and never with data (PROTOCOL.md §8), and the long-polls wait there.
+        _phase = _live == LiveMode.LongPoll && !start.IsNow ? ReadPhase.LongPoll : ReadPhase.CatchUp;
     }
 
     /// <summary>Starts a read: no request is sent before the first <c>MoveNextAsync</c>.</summary>
