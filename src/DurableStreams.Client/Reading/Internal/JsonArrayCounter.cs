@@ -91,6 +91,14 @@ internal struct JsonArrayCounter
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                 }
+
+                // An object or array is passed over whole when it has arrived whole (the reader's
+                // own loop, faster than a token at a time here); otherwise its tokens are read as
+                // they come, and its closing token, back at this depth, is not counted again.
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && !reader.TrySkip())
+                {
+                    break;
+                }
             }
         }
 
