@@ -6,8 +6,9 @@ namespace DurableStreams.Reading.Internal;
 /// Checks that a JSON stream's response body is one JSON array (PROTOCOL.md §9.1) and counts its
 /// elements while the body is still arriving: given the bytes received so far after each read, it
 /// reads as far as they go and keeps its place, so the check of a large body is mostly done by the
-/// time its last byte arrives instead of being one more pass after it. It accepts and rejects the
-/// same texts as <see cref="JsonArrayScanner.Count"/> (tests hold both to <see cref="JsonArrayScanner.MoveNext"/>).
+/// time its last byte arrives instead of being one more pass after it. Given a whole text at once
+/// it is <see cref="JsonArrayScanner.Count"/>. It accepts and rejects the same texts as
+/// <see cref="JsonArrayScanner.MoveNext"/> (the oracle tests in JsonArrayScannerTests).
 /// </summary>
 /// <remarks>
 /// A mutable struct: keep it in a local and call it on that variable. A token split across reads is

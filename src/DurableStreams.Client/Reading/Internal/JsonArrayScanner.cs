@@ -69,48 +69,16 @@ internal struct JsonArrayScanner
 
     /// <summary>Checks that <paramref name="json"/> is one JSON array and counts its elements.</summary>
     /// <remarks>
-    /// One reader over the whole text: the same checks as <see cref="MoveNext"/>, without re-creating
-    /// the reader for every element (that cost about half of the time of a catch-up read's check of
-    /// 100 small messages, docs/benchmarks.md).
+    /// One reader over the whole text (<see cref="JsonArrayCounter"/> given all of it at once): the
+    /// same checks as <see cref="MoveNext"/>, without re-creating the reader for every element (that
+    /// cost about half of the time of a catch-up read's check of 100 small messages, docs/benchmarks.md).
     /// </remarks>
     /// <exception cref="JsonException">The text is not one well-formed JSON array.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled during the scan.</exception>
     public static int Count(ReadOnlySpan<byte> json, CancellationToken cancellationToken)
     {
-        var reader = new Utf8JsonReader(json, isFinalBlock: true, state: default);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
-        {
-            throw new JsonException("Expected a JSON array.");
-        }
-
-        int count = 0;
-        while (true)
-        {
-            if (!reader.Read())
-            {
-                throw new JsonException("The JSON array is not terminated.");
-            }
-
-            if (reader.TokenType == JsonTokenType.EndArray)
-            {
-                break;
-            }
-
-            reader.Skip();
-
-            // A large body of tiny messages takes a while to scan; a cancelled read stops inside it.
-            if (++count % 4096 == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-        }
-
-        if (reader.Read())
-        {
-            throw new JsonException("Unexpected data after the JSON array.");
-        }
-
-        return count;
+        var counter = default(JsonArrayCounter);
+        return counter.Finish(json, cancellationToken);
     }
 
     /// <summary>
