@@ -23,6 +23,20 @@ public sealed class ReadAheadTests : IDisposable
     private static string? LiveOf(SentRequest request) =>
         System.Web.HttpUtility.ParseQueryString(request.Url.Query)["live"];
 
+    private static IOException Reset() => new("reset", new SocketException((int)SocketError.ConnectionReset));
+
+    /// <summary>Every byte a plain read of the test stream hands out, as text.</summary>
+    private async Task<string> ReadAllTextAsync(DurableStreamClient client)
+    {
+        var text = new System.Text.StringBuilder();
+        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct))
+        {
+            text.Append(chunk.Utf8());
+        }
+
+        return text.ToString();
+    }
+
     [Theory]
     [InlineData(ReadScript.Text, "a", "b")]
     [InlineData(ReadScript.Json, "[1]", "[2]")]
@@ -200,17 +214,13 @@ public sealed class ReadAheadTests : IDisposable
         // fails when the read gets to it, and the page is asked for again like after any drop.
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("a", "0000_0001", upToDate: false))
-            .Then(_ => ReadScript.CatchUp("b", "0000_0002", reads: [1], failAtEnd: () => new IOException("reset", new SocketException((int)SocketError.ConnectionReset))))
+            .Then(_ => ReadScript.CatchUp("b", "0000_0002", reads: [1], failAtEnd: Reset))
             .Then(_ => ReadScript.CatchUp("bc", "0000_0003"));
         using DurableStreamClient client = TestClients.Create(handler);
 
-        var data = new List<byte>();
-        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct))
-        {
-            data.AddRange(chunk.Data.ToArray());
-        }
+        string text = await ReadAllTextAsync(client);
 
-        Assert.Equal("abc", System.Text.Encoding.UTF8.GetString([.. data]));
+        Assert.Equal("abc", text);
         Assert.Equal(["-1", "0000_0001", "0000_0001"], handler.Requests.Select(OffsetOf));
     }
 
@@ -224,7 +234,7 @@ public sealed class ReadAheadTests : IDisposable
             {
                 case "-1" when Interlocked.Increment(ref firstPageAttempts) == 1:
                     // Headers (and with them the next offset) arrive; the body breaks after "ab".
-                    return ReadScript.CatchUp("abcd", "0000_0004", upToDate: false, reads: [2], failAtEnd: () => new IOException("reset", new SocketException((int)SocketError.ConnectionReset)));
+                    return ReadScript.CatchUp("abcd", "0000_0004", upToDate: false, reads: [2], failAtEnd: Reset);
                 case "-1":
                     return ReadScript.CatchUp("abcd", "0000_0004", upToDate: false);
                 case "0000_0004":
@@ -235,13 +245,9 @@ public sealed class ReadAheadTests : IDisposable
         });
         using DurableStreamClient client = TestClients.Create(handler);
 
-        var data = new List<byte>();
-        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct))
-        {
-            data.AddRange(chunk.Data.ToArray());
-        }
+        string text = await ReadAllTextAsync(client);
 
-        Assert.Equal("abcdef", System.Text.Encoding.UTF8.GetString([.. data]));
+        Assert.Equal("abcdef", text);
 
         // The first page twice (the retry), its next page once: the request ahead was kept for the retry.
         Assert.Equal(["-1", "0000_0004", "-1"], handler.Requests.Select(OffsetOf));
@@ -257,7 +263,7 @@ public sealed class ReadAheadTests : IDisposable
             switch (OffsetOf(request))
             {
                 case "-1" when Interlocked.Increment(ref firstPageAttempts) == 1:
-                    return ReadScript.CatchUp("abcd", "0000_0004", upToDate: false, reads: [2], failAtEnd: () => new IOException("reset", new SocketException((int)SocketError.ConnectionReset)));
+                    return ReadScript.CatchUp("abcd", "0000_0004", upToDate: false, reads: [2], failAtEnd: Reset);
                 case "-1":
                     // Another server behind the balancer pages differently: the page ends earlier.
                     return ReadScript.CatchUp("ab", "0000_0002", upToDate: false);
@@ -273,13 +279,9 @@ public sealed class ReadAheadTests : IDisposable
         });
         using DurableStreamClient client = TestClients.Create(handler);
 
-        var data = new List<byte>();
-        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct))
-        {
-            data.AddRange(chunk.Data.ToArray());
-        }
+        string text = await ReadAllTextAsync(client);
 
-        Assert.Equal("abcdef", System.Text.Encoding.UTF8.GetString([.. data]));
+        Assert.Equal("abcdef", text);
         Assert.True(stale.Disposed);
         Assert.Equal(0, stale.BytesRead);
     }
