@@ -71,6 +71,37 @@ public class SseReadBenchmarks : IDisposable
     public Task<long> BaselineWithControl() => BareLoopAsync(parseControl: true);
 
     /// <summary>
+    /// The minimal loop plus the least PROTOCOL.md §5.8 asks of a client per control event, done as
+    /// cheaply as possible: the next offset and the cursor copied as bytes into buffers kept for the
+    /// read (no strings, no JSON reader, no check of the shape or of the offset order), the
+    /// up-to-date and closed flags noted. The floor for any client that can resume.
+    /// </summary>
+    [Benchmark(Description = "Bare HttpClient + minimal SSE + control fields as bytes")]
+    public async Task<long> BaselineFloor()
+    {
+        bool base64 = Kind == "binary";
+        using HttpResponseMessage response = await _bare.GetAsync(
+            $"http://bench.invalid/v1/stream/s?offset={CannedStreamHandler.TailOffset}&live=sse", HttpCompletionOption.ResponseHeadersRead);
+        using Stream body = await response.Content.ReadAsStreamAsync();
+        var reader = new MinimalSseReader(body, joinWithoutNewline: base64);
+        var control = new ControlFields();
+        long total = 0;
+        while (await reader.ReadEventAsync())
+        {
+            if (!reader.IsControl)
+            {
+                total += TakePayload(reader, base64);
+            }
+            else if (control.Read(reader.Data))
+            {
+                break;
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>
     /// A bare HttpClient and <see cref="MinimalSseReader"/>: each data event's payload copied out;
     /// control events only searched for the end of the stream, or, with <paramref name="parseControl"/>,
     /// read as JSON.
@@ -190,5 +221,71 @@ public class SseReadBenchmarks : IDisposable
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// The fields of a control event kept the cheapest way: one pass over a flat object of
+    /// <c>"name":value</c> pairs, string values copied into reused buffers. Trusts the server (no
+    /// validation at all), which no real client should; it only measures the least work.
+    /// </summary>
+    private sealed class ControlFields
+    {
+        private readonly byte[] _offset = new byte[64];
+        private readonly byte[] _cursor = new byte[64];
+
+        public int OffsetLength { get; private set; }
+
+        public int CursorLength { get; private set; }
+
+        public bool UpToDate { get; private set; }
+
+        /// <summary>Reads one control event; true when it closes the stream.</summary>
+        public bool Read(ReadOnlySpan<byte> data)
+        {
+            bool closed = false;
+            UpToDate = false;
+            int i = 0;
+            while (true)
+            {
+                int open = data[i..].IndexOf((byte)'"');
+                if (open < 0)
+                {
+                    return closed;
+                }
+
+                i += open + 1;
+                int nameEnd = data[i..].IndexOf((byte)'"');
+                ReadOnlySpan<byte> name = data.Slice(i, nameEnd);
+                i += nameEnd + 2;
+                if (data[i] == (byte)'"')
+                {
+                    int valueEnd = data[(i + 1)..].IndexOf((byte)'"');
+                    ReadOnlySpan<byte> value = data.Slice(i + 1, valueEnd);
+                    i += valueEnd + 2;
+                    if (name.SequenceEqual("streamNextOffset"u8))
+                    {
+                        value.CopyTo(_offset);
+                        OffsetLength = value.Length;
+                    }
+                    else if (name.SequenceEqual("streamCursor"u8))
+                    {
+                        value.CopyTo(_cursor);
+                        CursorLength = value.Length;
+                    }
+                }
+                else
+                {
+                    bool isTrue = data[i] == (byte)'t';
+                    if (name.SequenceEqual("upToDate"u8))
+                    {
+                        UpToDate = isTrue;
+                    }
+                    else if (name.SequenceEqual("streamClosed"u8))
+                    {
+                        closed = isTrue;
+                    }
+                }
+            }
+        }
     }
 }
