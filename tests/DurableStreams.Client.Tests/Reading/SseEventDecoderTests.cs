@@ -524,8 +524,8 @@ public sealed class SseEventDecoderTests : IDisposable
     [Fact]
     public async Task Decode_ControlEventVariants_SameFieldsOrErrorAsJsonDocument()
     {
-        string[] values = ["\"0000_0007\"", "\"0000_0007\" ", "true", "false", "null", "7", "-1.5e3", "{}", "[]", "{\"a\":[1]}", "\"a\\\"b\"", "\"caf\u00e9\"", "\"\"", "\"now\"", "\"-1\"", "\"a b\"", "\"x\u0001\"", "tru", "\"open"];
-        string[] names = ["streamNextOffset", "streamCursor", "upToDate", "streamClosed", "other", "stream\\u004eextOffset"];
+        string[] values = ["\"0000_0007\"", "\"0000_0007\" ", "true", "false", "null", "7", "-1.5e3", "{}", "[]", "{\"a\":[1]}", "\"a\\\"b\"", "\"caf\u00e9\"", "\"\"", "\"now\"", "\"-1\"", "\"a b\"", "\"x\u0001\"", "tru", "\"open", "truex", "nul", "fals", "\"a\tb\""];
+        string[] names = ["streamNextOffset", "streamCursor", "upToDate", "streamClosed", "other", "stream\\u004eextOffset", "streamCursoR", "upToDatE", "streamNextOffseT", "str\u00e9amCursor"];
         string[] spaces = ["", " ", "\t", "\r\n "];
         var random = new Random(14);
         for (int round = 0; round < 2000; round++)
