@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 
 namespace DurableStreams.Benchmarks.InProcess;
 
@@ -13,8 +14,11 @@ namespace DurableStreams.Benchmarks.InProcess;
 /// </summary>
 internal static class SseRatioProbe
 {
-    /// <summary>Rounds run before the ones that count (tier-0 code, dynamic PGO and tier-up).</summary>
+    /// <summary>The least warm-up, and the rounds in a row without new JIT compilations that end it.</summary>
     private const int WarmupRounds = 10;
+
+    /// <summary>The longest warm-up (the JIT may never go quiet if something keeps compiling).</summary>
+    private static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(60);
 
     public static async Task<int> RunAsync(IReadOnlyList<string> kinds, IReadOnlyList<int> eventSizes, int rounds, string? only = null)
     {
@@ -64,28 +68,30 @@ internal static class SseRatioProbe
 
             double[] round = new double[methods.Length];
             double fastest = double.MaxValue;
-            for (int r = 0; r < WarmupRounds + rounds; r++)
+            // Warm-up lasts until the JIT has compiled nothing new for WarmupRounds rounds in a row
+            // (at least WarmupRounds rounds): tier-0 code, dynamic PGO's instrumented code and the
+            // final code run at very different speeds, and on a loaded machine the last methods
+            // were measured to reach tier 1 only after several seconds (docs/benchmarks.md).
+            long warmupStart = Stopwatch.GetTimestamp();
+            long compiled = -1;
+            int quietRounds = 0;
+            int warmupRounds = 0;
+            while ((warmupRounds < WarmupRounds || quietRounds < WarmupRounds) && Stopwatch.GetElapsedTime(warmupStart) < MaxWarmup)
             {
-                for (int k = 0; k < methods.Length; k++)
-                {
-                    int m = (k + r) % methods.Length;
-                    long start = Stopwatch.GetTimestamp();
-                    for (int i = 0; i < reads; i++)
-                    {
-                        await methods[m].Run().ConfigureAwait(false);
-                    }
+                await RoundAsync(methods, round, warmupRounds++, reads).ConfigureAwait(false);
+                long now = JitInfo.GetCompiledMethodCount();
+                quietRounds = now == compiled ? quietRounds + 1 : 0;
+                compiled = now;
 
-                    round[m] = Stopwatch.GetElapsedTime(start).TotalMicroseconds / reads;
-                }
+                // Batches of about 40 ms of the minimal loop, sized on the fastest recent round.
+                fastest = quietRounds == 0 ? round[0] : Math.Min(fastest, round[0]);
+                reads = Math.Clamp((int)(40_000 / fastest), 5, 500);
+            }
 
-                if (r < WarmupRounds)
-                {
-                    // Batches of about 40 ms of the minimal loop, sized on the fastest warm-up round.
-                    fastest = r < WarmupRounds / 2 ? double.MaxValue : Math.Min(fastest, round[0]);
-                    reads = r < WarmupRounds / 2 ? reads : Math.Clamp((int)(40_000 / fastest), 5, 500);
-                    continue;
-                }
-
+            TimeSpan warmup = Stopwatch.GetElapsedTime(warmupStart);
+            for (int r = 0; r < rounds; r++)
+            {
+                await RoundAsync(methods, round, r, reads).ConfigureAwait(false);
                 for (int m = 0; m < methods.Length; m++)
                 {
                     times[m].Add(round[m]);
@@ -93,7 +99,7 @@ internal static class SseRatioProbe
                 }
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{kind}, {eventBytes} B events ({rounds} rounds of {reads} reads of each):"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{kind}, {eventBytes} B events ({rounds} rounds of {reads} reads of each, after {warmupRounds} rounds of warm-up in {warmup.TotalSeconds:F1} s):"));
             for (int m = 0; m < methods.Length; m++)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -103,6 +109,22 @@ internal static class SseRatioProbe
         finally
         {
             bench.Dispose();
+        }
+    }
+
+    /// <summary>One batch of each method, the order rotating with the round; the time per read of each into <paramref name="round"/>.</summary>
+    private static async Task RoundAsync((string Name, Func<Task<long>> Run)[] methods, double[] round, int index, int reads)
+    {
+        for (int k = 0; k < methods.Length; k++)
+        {
+            int m = (k + index) % methods.Length;
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < reads; i++)
+            {
+                await methods[m].Run().ConfigureAwait(false);
+            }
+
+            round[m] = Stopwatch.GetElapsedTime(start).TotalMicroseconds / reads;
         }
     }
 

@@ -152,18 +152,20 @@ internal sealed class SseEventDecoder : IDisposable
             return solo;
         }
 
-        // For JSON, closed data means at least one message (only messages reach the buffer).
+        // For JSON, closed data means at least one message (only messages reach the buffer). Every
+        // byte of the array is written, so it is not cleared first.
         byte[] result;
         if (_json)
         {
-            result = new byte[taken + 2];
+            result = GC.AllocateUninitializedArray<byte>(taken + 2);
             result[0] = (byte)'[';
             _buffer.AsSpan(0, taken).CopyTo(result.AsSpan(1));
             result[^1] = (byte)']';
         }
         else
         {
-            result = _buffer.AsSpan(0, taken).ToArray();
+            result = GC.AllocateUninitializedArray<byte>(taken);
+            _buffer.AsSpan(0, taken).CopyTo(result);
         }
 
         // The open group's data moves to the front; for JSON without the comma that joined it to
@@ -606,19 +608,130 @@ internal sealed class SseEventDecoder : IDisposable
 
         // From here every byte is printable ASCII and no string holds an escape: a string ends at
         // the next quote.
-        int i = SkipSpaces(data, 0);
-        if (i == data.Length || data[i] != (byte)'{')
-        {
-            return null;
-        }
-
-        i = SkipSpaces(data, i + 1);
         ReadOnlySpan<byte> next = default;
         bool nextIsString = false;
         ReadOnlySpan<byte> cursor = default;
         bool cursorIsString = false;
         bool upToDate = false;
         bool closed = false;
+        if (MatchServerShape(data, ref next, ref cursor, ref cursorIsString, ref upToDate, ref closed))
+        {
+            nextIsString = true;
+        }
+        else if (!TryScanFlatObject(data, ref next, ref nextIsString, ref cursor, ref cursorIsString, ref upToDate, ref closed))
+        {
+            return null;
+        }
+
+        if (!nextIsString || !IsPlainOffset(next))
+        {
+            return null;
+        }
+
+        MoveTo(next, hadData);
+        string? cursorText = !cursorIsString ? null
+            : _cursor is not null && Ascii.Equals(cursor, _cursor) ? _cursor
+            : Encoding.ASCII.GetString(cursor);
+        if (!string.IsNullOrEmpty(cursorText))
+        {
+            _cursor = cursorText;
+        }
+
+        return new SseControl(cursorText, upToDate, closed);
+    }
+
+    /// <summary>
+    /// The control event exactly as the reference server writes it, in its order and without
+    /// spaces: <c>{"streamNextOffset":"…"</c>, then optionally <c>,"streamCursor":"…"</c>,
+    /// <c>,"upToDate":true</c> and <c>,"streamClosed":true</c>, then <c>}</c>. Matched by its literal
+    /// parts; false for anything else (nothing is set then), which the general scan reads.
+    /// </summary>
+    private static bool MatchServerShape(
+        ReadOnlySpan<byte> data,
+        ref ReadOnlySpan<byte> next,
+        ref ReadOnlySpan<byte> cursor,
+        ref bool cursorIsString,
+        ref bool upToDate,
+        ref bool closed)
+    {
+        ReadOnlySpan<byte> offsetName = "{\"streamNextOffset\":\""u8;
+        if (!data.StartsWith(offsetName))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> rest = data[offsetName.Length..];
+        int end = rest.IndexOf((byte)'"');
+        if (end < 0)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> offset = rest[..end];
+        rest = rest[(end + 1)..];
+        ReadOnlySpan<byte> cursorValue = default;
+        bool hasCursor = false;
+        ReadOnlySpan<byte> cursorName = ",\"streamCursor\":\""u8;
+        if (rest.StartsWith(cursorName))
+        {
+            rest = rest[cursorName.Length..];
+            end = rest.IndexOf((byte)'"');
+            if (end < 0)
+            {
+                return false;
+            }
+
+            cursorValue = rest[..end];
+            hasCursor = true;
+            rest = rest[(end + 1)..];
+        }
+
+        bool isUpToDate = rest.StartsWith(",\"upToDate\":true"u8);
+        if (isUpToDate)
+        {
+            rest = rest[",\"upToDate\":true".Length..];
+        }
+
+        bool isClosed = rest.StartsWith(",\"streamClosed\":true"u8);
+        if (isClosed)
+        {
+            rest = rest[",\"streamClosed\":true".Length..];
+        }
+
+        if (rest.Length != 1 || rest[0] != (byte)'}')
+        {
+            return false;
+        }
+
+        next = offset;
+        cursor = cursorValue;
+        cursorIsString = hasCursor;
+        upToDate = isUpToDate;
+        closed = isClosed;
+        return true;
+    }
+
+    /// <summary>
+    /// Any flat object of checked text (see <see cref="TryParseFlatControl"/>): string, <c>true</c>,
+    /// <c>false</c> and <c>null</c> values, spaces between tokens; the last value of a repeated
+    /// property counts, as with the reader. False on anything else.
+    /// </summary>
+    private static bool TryScanFlatObject(
+        ReadOnlySpan<byte> data,
+        ref ReadOnlySpan<byte> next,
+        ref bool nextIsString,
+        ref ReadOnlySpan<byte> cursor,
+        ref bool cursorIsString,
+        ref bool upToDate,
+        ref bool closed)
+    {
+        int i = SkipSpaces(data, 0);
+        if (i == data.Length || data[i] != (byte)'{')
+        {
+            return false;
+        }
+
+        i = SkipSpaces(data, i + 1);
         if (i < data.Length && data[i] == (byte)'}')
         {
             i++;
@@ -629,19 +742,19 @@ internal sealed class SseEventDecoder : IDisposable
             {
                 if (!TryFlatString(data, ref i, out ReadOnlySpan<byte> name))
                 {
-                    return null;
+                    return false;
                 }
 
                 i = SkipSpaces(data, i);
                 if (i == data.Length || data[i] != (byte)':')
                 {
-                    return null;
+                    return false;
                 }
 
                 i = SkipSpaces(data, i + 1);
                 if (i == data.Length)
                 {
-                    return null;
+                    return false;
                 }
 
                 ReadOnlySpan<byte> text = default;
@@ -652,7 +765,7 @@ internal sealed class SseEventDecoder : IDisposable
                     case (byte)'"':
                         if (!TryFlatString(data, ref i, out text))
                         {
-                            return null;
+                            return false;
                         }
 
                         isString = true;
@@ -668,7 +781,7 @@ internal sealed class SseEventDecoder : IDisposable
                         i += 4;
                         break;
                     default:
-                        return null;
+                        return false;
                 }
 
                 // As with the reader: a repeated property counts with its last value.
@@ -703,25 +816,11 @@ internal sealed class SseEventDecoder : IDisposable
                     break;
                 }
 
-                return null;
+                return false;
             }
         }
 
-        if (SkipSpaces(data, i) != data.Length || !nextIsString || !IsPlainOffset(next))
-        {
-            return null;
-        }
-
-        MoveTo(next, hadData);
-        string? cursorText = !cursorIsString ? null
-            : _cursor is not null && Ascii.Equals(cursor, _cursor) ? _cursor
-            : Encoding.ASCII.GetString(cursor);
-        if (!string.IsNullOrEmpty(cursorText))
-        {
-            _cursor = cursorText;
-        }
-
-        return new SseControl(cursorText, upToDate, closed);
+        return SkipSpaces(data, i) == data.Length;
     }
 
     /// <summary>
