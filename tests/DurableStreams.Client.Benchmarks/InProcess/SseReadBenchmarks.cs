@@ -15,6 +15,12 @@ namespace DurableStreams.Benchmarks.InProcess;
 /// or 16 KiB. The baseline reads the same body with a bare HttpClient and <see cref="MinimalSseReader"/>,
 /// copying each data event's payload out (base64-decoded for binary), the floor for a .NET client.
 /// </summary>
+/// <remarks>
+/// Use this class's BenchmarkDotNet run for the Allocated column (exact). Its time ratios move by up
+/// to 2x between runs of one build (methods measured seconds apart, part of them before the JIT has
+/// finished tiering up); the <c>sse-ratio</c> mode (<see cref="SseRatioProbe"/>) measures the same
+/// methods alternating in one process and gives ratios that hold (docs/benchmarks.md, issue 14).
+/// </remarks>
 [MemoryDiagnoser]
 public class SseReadBenchmarks : IDisposable
 {
@@ -77,7 +83,17 @@ public class SseReadBenchmarks : IDisposable
     /// up-to-date and closed flags noted. The floor for any client that can resume.
     /// </summary>
     [Benchmark(Description = "Bare HttpClient + minimal SSE + control fields as bytes")]
-    public async Task<long> BaselineFloor()
+    public Task<long> BaselineFloor() => FloorLoopAsync(frameJson: false);
+
+    /// <summary>
+    /// <see cref="BaselineFloor"/> plus, on a JSON stream, what a client must do to keep message
+    /// boundaries (PROTOCOL.md §9.1.1) and so count messages for a resume position: each data event's
+    /// array read with <see cref="Utf8JsonReader"/> to find its elements. Not a BenchmarkDotNet row
+    /// (for text and binary it is <see cref="BaselineFloor"/>); the <c>sse-ratio</c> mode runs it for JSON.
+    /// </summary>
+    public Task<long> BaselineFloorJsonFramed() => FloorLoopAsync(frameJson: true);
+
+    private async Task<long> FloorLoopAsync(bool frameJson)
     {
         bool base64 = Kind == "binary";
         using HttpResponseMessage response = await _bare.GetAsync(
@@ -90,7 +106,7 @@ public class SseReadBenchmarks : IDisposable
         {
             if (!reader.IsControl)
             {
-                total += TakePayload(reader, base64);
+                total += TakePayload(reader, base64) + (frameJson ? CountElements(reader.Data) : 0);
             }
             else if (control.Read(reader.Data))
             {
@@ -164,6 +180,21 @@ public class SseReadBenchmarks : IDisposable
         }
 
         return closed;
+    }
+
+    /// <summary>The elements of a JSON array, found with <see cref="Utf8JsonReader"/> (which also checks it); no other check.</summary>
+    private static int CountElements(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        int count = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            reader.Skip();
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>Hands the caller a data event's payload as its own array, as the SDK does (base64-decoded for binary); returns its length.</summary>
