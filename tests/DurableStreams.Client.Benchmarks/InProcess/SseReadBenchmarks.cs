@@ -15,6 +15,12 @@ namespace DurableStreams.Benchmarks.InProcess;
 /// or 16 KiB. The baseline reads the same body with a bare HttpClient and <see cref="MinimalSseReader"/>,
 /// copying each data event's payload out (base64-decoded for binary), the floor for a .NET client.
 /// </summary>
+/// <remarks>
+/// Use this class's BenchmarkDotNet run for the Allocated column (exact). Its time ratios move by up
+/// to 2x between runs of one build (methods measured seconds apart, part of them before the JIT has
+/// finished tiering up); the <c>sse-ratio</c> mode (<see cref="SseRatioProbe"/>) measures the same
+/// methods alternating in one process and gives ratios that hold (docs/benchmarks.md, issue 14).
+/// </remarks>
 [MemoryDiagnoser]
 public class SseReadBenchmarks : IDisposable
 {
@@ -69,6 +75,47 @@ public class SseReadBenchmarks : IDisposable
     /// </summary>
     [Benchmark(Description = "Bare HttpClient + minimal SSE + control events parsed")]
     public Task<long> BaselineWithControl() => BareLoopAsync(parseControl: true);
+
+    /// <summary>
+    /// The minimal loop plus the least PROTOCOL.md §5.8 asks of a client per control event, done as
+    /// cheaply as possible: the next offset and the cursor copied as bytes into buffers kept for the
+    /// read (no strings, no JSON reader, no check of the shape or of the offset order), the
+    /// up-to-date and closed flags noted. The floor for any client that can resume.
+    /// </summary>
+    [Benchmark(Description = "Bare HttpClient + minimal SSE + control fields as bytes")]
+    public Task<long> BaselineFloor() => FloorLoopAsync(frameJson: false);
+
+    /// <summary>
+    /// <see cref="BaselineFloor"/> plus, on a JSON stream, what a client must do to keep message
+    /// boundaries (PROTOCOL.md §9.1.1) and so count messages for a resume position: each data event's
+    /// array read with <see cref="Utf8JsonReader"/> to find its elements. Not a BenchmarkDotNet row
+    /// (for text and binary it is <see cref="BaselineFloor"/>); the <c>sse-ratio</c> mode runs it for JSON.
+    /// </summary>
+    public Task<long> BaselineFloorJsonFramed() => FloorLoopAsync(frameJson: true);
+
+    private async Task<long> FloorLoopAsync(bool frameJson)
+    {
+        bool base64 = Kind == "binary";
+        using HttpResponseMessage response = await _bare.GetAsync(
+            $"http://bench.invalid/v1/stream/s?offset={CannedStreamHandler.TailOffset}&live=sse", HttpCompletionOption.ResponseHeadersRead);
+        using Stream body = await response.Content.ReadAsStreamAsync();
+        var reader = new MinimalSseReader(body, joinWithoutNewline: base64);
+        var control = new ControlFields();
+        long total = 0;
+        while (await reader.ReadEventAsync())
+        {
+            if (!reader.IsControl)
+            {
+                total += TakePayload(reader, base64) + (frameJson ? CountElements(reader.Data) : 0);
+            }
+            else if (control.Read(reader.Data))
+            {
+                break;
+            }
+        }
+
+        return total;
+    }
 
     /// <summary>
     /// A bare HttpClient and <see cref="MinimalSseReader"/>: each data event's payload copied out;
@@ -135,6 +182,21 @@ public class SseReadBenchmarks : IDisposable
         return closed;
     }
 
+    /// <summary>The elements of a JSON array, found with <see cref="Utf8JsonReader"/> (which also checks it); no other check.</summary>
+    private static int CountElements(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        int count = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            reader.Skip();
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>Hands the caller a data event's payload as its own array, as the SDK does (base64-decoded for binary); returns its length.</summary>
     private static int TakePayload(MinimalSseReader reader, bool base64)
     {
@@ -190,5 +252,71 @@ public class SseReadBenchmarks : IDisposable
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// The fields of a control event kept the cheapest way: one pass over a flat object of
+    /// <c>"name":value</c> pairs, string values copied into reused buffers. Trusts the server (no
+    /// validation at all), which no real client should; it only measures the least work.
+    /// </summary>
+    private sealed class ControlFields
+    {
+        private readonly byte[] _offset = new byte[64];
+        private readonly byte[] _cursor = new byte[64];
+
+        public int OffsetLength { get; private set; }
+
+        public int CursorLength { get; private set; }
+
+        public bool UpToDate { get; private set; }
+
+        /// <summary>Reads one control event; true when it closes the stream.</summary>
+        public bool Read(ReadOnlySpan<byte> data)
+        {
+            bool closed = false;
+            UpToDate = false;
+            int i = 0;
+            while (true)
+            {
+                int open = data[i..].IndexOf((byte)'"');
+                if (open < 0)
+                {
+                    return closed;
+                }
+
+                i += open + 1;
+                int nameEnd = data[i..].IndexOf((byte)'"');
+                ReadOnlySpan<byte> name = data.Slice(i, nameEnd);
+                i += nameEnd + 2;
+                if (data[i] == (byte)'"')
+                {
+                    int valueEnd = data[(i + 1)..].IndexOf((byte)'"');
+                    ReadOnlySpan<byte> value = data.Slice(i + 1, valueEnd);
+                    i += valueEnd + 2;
+                    if (name.SequenceEqual("streamNextOffset"u8))
+                    {
+                        value.CopyTo(_offset);
+                        OffsetLength = value.Length;
+                    }
+                    else if (name.SequenceEqual("streamCursor"u8))
+                    {
+                        value.CopyTo(_cursor);
+                        CursorLength = value.Length;
+                    }
+                }
+                else
+                {
+                    bool isTrue = data[i] == (byte)'t';
+                    if (name.SequenceEqual("upToDate"u8))
+                    {
+                        UpToDate = isTrue;
+                    }
+                    else if (name.SequenceEqual("streamClosed"u8))
+                    {
+                        closed = isTrue;
+                    }
+                }
+            }
+        }
     }
 }

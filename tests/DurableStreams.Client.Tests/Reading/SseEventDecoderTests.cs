@@ -524,8 +524,8 @@ public sealed class SseEventDecoderTests : IDisposable
     [Fact]
     public async Task Decode_ControlEventVariants_SameFieldsOrErrorAsJsonDocument()
     {
-        string[] values = ["\"0000_0007\"", "\"0000_0007\" ", "true", "false", "null", "7", "-1.5e3", "{}", "[]", "{\"a\":[1]}", "\"a\\\"b\"", "\"caf\u00e9\"", "\"\"", "\"now\"", "\"-1\"", "\"a b\"", "\"x\u0001\"", "tru", "\"open"];
-        string[] names = ["streamNextOffset", "streamCursor", "upToDate", "streamClosed", "other", "stream\\u004eextOffset"];
+        string[] values = ["\"0000_0007\"", "\"0000_0007\" ", "true", "false", "null", "7", "-1.5e3", "{}", "[]", "{\"a\":[1]}", "\"a\\\"b\"", "\"caf\u00e9\"", "\"\"", "\"now\"", "\"-1\"", "\"a b\"", "\"x\u0001\"", "tru", "\"open", "truex", "nul", "fals", "\"a\tb\""];
+        string[] names = ["streamNextOffset", "streamCursor", "upToDate", "streamClosed", "other", "stream\\u004eextOffset", "streamCursoR", "upToDatE", "streamNextOffseT", "str\u00e9amCursor"];
         string[] spaces = ["", " ", "\t", "\r\n "];
         var random = new Random(14);
         for (int round = 0; round < 2000; round++)
@@ -569,6 +569,47 @@ public sealed class SseEventDecoderTests : IDisposable
             }
 
             Assert.True(expected == actual, $"{sent}: expected {expected}, got {actual}");
+        }
+    }
+
+    [Fact]
+    public async Task Decode_ControlEventsNearTheServersShape_SameFieldsOrErrorAsJsonDocument()
+    {
+        // The reference server's layout, which the decoder matches by its literal parts, and every
+        // near miss of it: each optional part present, absent or broken, and broken endings.
+        string[] starts = ["{\"streamNextOffset\":\"0000_0003\"", "{\"streamNextOffset\":\"0000_0003", "{\"streamNextOffset\": \"0000_0003\"", "{\"streamNextOffset\":\"0000_0001\"", "{\"streamNextOffset\":\"now\""];
+        string[] cursors = ["", ",\"streamCursor\":\"c1\"", ",\"streamCursor\":\"\"", ",\"streamCursor\":\"c1", ",\"streamCursor\":null"];
+        string[] upToDates = ["", ",\"upToDate\":true", ",\"upToDate\":false", ",\"upToDate\":tru"];
+        string[] closeds = ["", ",\"streamClosed\":true", ",\"streamClosed\":false"];
+        string[] ends = ["}", "}}", "", "} ", ",}", "}x", ",\"streamNextOffset\":\"0000_0009\"}", ",\"upToDate\":false}"];
+        foreach (string start in starts)
+        {
+            foreach (string cursor in cursors)
+            {
+                foreach (string upToDate in upToDates)
+                {
+                    foreach (string closed in closeds)
+                    {
+                        foreach (string end in ends)
+                        {
+                            string sent = start + cursor + upToDate + closed + end;
+                            string expected = ExpectedControl(sent);
+                            string actual;
+                            try
+                            {
+                                SseGroup group = Assert.Single(await DecodeAsync($"event: control\ndata: {sent}\n\n", [int.MaxValue], Decoder(cursor: "0000_0001")));
+                                actual = Show(group.NextOffset, group.Control);
+                            }
+                            catch (SseDecodingException)
+                            {
+                                actual = "error";
+                            }
+
+                            Assert.True(expected == actual, $"{sent}: expected {expected}, got {actual}");
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -33,6 +33,10 @@ internal sealed class SseEventDecoder : IDisposable
     /// <summary>The smallest event kept in an array of its own when nothing else is pending.</summary>
     private const int SoloEventBytes = 4 * 1024;
 
+    /// <summary>The bytes of a flat control event: printable ASCII except the backslash (so no escapes).</summary>
+    private static readonly SearchValues<byte> FlatControlBytes = SearchValues.Create(
+        " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"u8);
+
     private byte[]? _buffer;
 
     // All pending data when set (one large event, see remarks); _buffer is then unused and _length
@@ -148,18 +152,20 @@ internal sealed class SseEventDecoder : IDisposable
             return solo;
         }
 
-        // For JSON, closed data means at least one message (only messages reach the buffer).
+        // For JSON, closed data means at least one message (only messages reach the buffer). Every
+        // byte of the array is written, so it is not cleared first.
         byte[] result;
         if (_json)
         {
-            result = new byte[taken + 2];
+            result = GC.AllocateUninitializedArray<byte>(taken + 2);
             result[0] = (byte)'[';
             _buffer.AsSpan(0, taken).CopyTo(result.AsSpan(1));
             result[^1] = (byte)']';
         }
         else
         {
-            result = _buffer.AsSpan(0, taken).ToArray();
+            result = GC.AllocateUninitializedArray<byte>(taken);
+            _buffer.AsSpan(0, taken).CopyTo(result);
         }
 
         // The open group's data moves to the front; for JSON without the comma that joined it to
@@ -581,115 +587,43 @@ internal sealed class SseEventDecoder : IDisposable
     }
 
     /// <summary>
-    /// The shape servers send (PROTOCOL.md §5.8): one flat object whose values are strings of
-    /// printable ASCII without escapes, <c>true</c>, <c>false</c> or <c>null</c>, with a valid
-    /// <c>streamNextOffset</c>. Scanned in one pass without <see cref="Utf8JsonReader"/>; null for
-    /// anything else (numbers, nesting, escapes, non-ASCII, any syntax error), which the caller then
-    /// reads, checks and reports with <see cref="Utf8JsonReader"/> as before.
+    /// The shape servers send (PROTOCOL.md §5.8): one flat object whose values are strings,
+    /// <c>true</c>, <c>false</c> or <c>null</c>, all of it printable ASCII without escapes (spaces
+    /// allowed between tokens), with a valid <c>streamNextOffset</c>. Checked for that alphabet in
+    /// one pass and then scanned without <see cref="Utf8JsonReader"/>; null for anything else
+    /// (numbers, nesting, escapes, non-ASCII, line breaks or tabs, any syntax error), which the
+    /// caller then reads, checks and reports with <see cref="Utf8JsonReader"/> as before.
     /// </summary>
+    /// <remarks>
+    /// This runs once per group, so it is the read's hottest code after the line splitting: the
+    /// profile of 100-byte events put the earlier scan (a check of the alphabet for every string,
+    /// names compared one after the other) at about 45 % of the read (docs/benchmarks.md, issue 14).
+    /// </remarks>
     private SseControl? TryParseFlatControl(ReadOnlySpan<byte> data, bool hadData)
     {
-        int i = SkipWhiteSpace(data, 0);
-        if (i == data.Length || data[i] != (byte)'{')
+        if (data.ContainsAnyExcept(FlatControlBytes))
         {
             return null;
         }
 
-        i = SkipWhiteSpace(data, i + 1);
+        // From here every byte is printable ASCII and no string holds an escape: a string ends at
+        // the next quote.
         ReadOnlySpan<byte> next = default;
         bool nextIsString = false;
         ReadOnlySpan<byte> cursor = default;
         bool cursorIsString = false;
         bool upToDate = false;
         bool closed = false;
-        if (i < data.Length && data[i] == (byte)'}')
+        if (MatchServerShape(data, ref next, ref cursor, ref cursorIsString, ref upToDate, ref closed))
         {
-            i++;
+            nextIsString = true;
         }
-        else
+        else if (!TryScanFlatObject(data, ref next, ref nextIsString, ref cursor, ref cursorIsString, ref upToDate, ref closed))
         {
-            while (true)
-            {
-                if (!TryFlatString(data, ref i, out ReadOnlySpan<byte> name))
-                {
-                    return null;
-                }
-
-                i = SkipWhiteSpace(data, i);
-                if (i == data.Length || data[i] != (byte)':')
-                {
-                    return null;
-                }
-
-                i = SkipWhiteSpace(data, i + 1);
-                ReadOnlySpan<byte> text = default;
-                bool isString = false;
-                bool isTrue = false;
-                if (i < data.Length && data[i] == (byte)'"')
-                {
-                    if (!TryFlatString(data, ref i, out text))
-                    {
-                        return null;
-                    }
-
-                    isString = true;
-                }
-                else if (data[i..].StartsWith("true"u8))
-                {
-                    isTrue = true;
-                    i += 4;
-                }
-                else if (data[i..].StartsWith("false"u8))
-                {
-                    i += 5;
-                }
-                else if (data[i..].StartsWith("null"u8))
-                {
-                    i += 4;
-                }
-                else
-                {
-                    return null;
-                }
-
-                // As with the reader: a repeated property counts with its last value.
-                if (name.SequenceEqual("streamNextOffset"u8))
-                {
-                    next = text;
-                    nextIsString = isString;
-                }
-                else if (name.SequenceEqual("streamCursor"u8))
-                {
-                    cursor = text;
-                    cursorIsString = isString;
-                }
-                else if (name.SequenceEqual("upToDate"u8))
-                {
-                    upToDate = isTrue;
-                }
-                else if (name.SequenceEqual("streamClosed"u8))
-                {
-                    closed = isTrue;
-                }
-
-                i = SkipWhiteSpace(data, i);
-                if (i < data.Length && data[i] == (byte)',')
-                {
-                    i = SkipWhiteSpace(data, i + 1);
-                    continue;
-                }
-
-                if (i < data.Length && data[i] == (byte)'}')
-                {
-                    i++;
-                    break;
-                }
-
-                return null;
-            }
+            return null;
         }
 
-        if (SkipWhiteSpace(data, i) != data.Length || !nextIsString || !IsPlainOffset(next))
+        if (!nextIsString || !IsPlainOffset(next))
         {
             return null;
         }
@@ -706,7 +640,193 @@ internal sealed class SseEventDecoder : IDisposable
         return new SseControl(cursorText, upToDate, closed);
     }
 
-    /// <summary>A JSON string of printable ASCII without escapes, starting at <paramref name="i"/>; moves past it.</summary>
+    /// <summary>
+    /// The control event exactly as the reference server writes it, in its order and without
+    /// spaces: <c>{"streamNextOffset":"…"</c>, then optionally <c>,"streamCursor":"…"</c>,
+    /// <c>,"upToDate":true</c> and <c>,"streamClosed":true</c>, then <c>}</c>. Matched by its literal
+    /// parts; false for anything else (nothing is set then), which the general scan reads.
+    /// </summary>
+    private static bool MatchServerShape(
+        ReadOnlySpan<byte> data,
+        ref ReadOnlySpan<byte> next,
+        ref ReadOnlySpan<byte> cursor,
+        ref bool cursorIsString,
+        ref bool upToDate,
+        ref bool closed)
+    {
+        ReadOnlySpan<byte> offsetName = "{\"streamNextOffset\":\""u8;
+        if (!data.StartsWith(offsetName))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> rest = data[offsetName.Length..];
+        int end = rest.IndexOf((byte)'"');
+        if (end < 0)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> offset = rest[..end];
+        rest = rest[(end + 1)..];
+        ReadOnlySpan<byte> cursorValue = default;
+        bool hasCursor = false;
+        ReadOnlySpan<byte> cursorName = ",\"streamCursor\":\""u8;
+        if (rest.StartsWith(cursorName))
+        {
+            rest = rest[cursorName.Length..];
+            end = rest.IndexOf((byte)'"');
+            if (end < 0)
+            {
+                return false;
+            }
+
+            cursorValue = rest[..end];
+            hasCursor = true;
+            rest = rest[(end + 1)..];
+        }
+
+        bool isUpToDate = rest.StartsWith(",\"upToDate\":true"u8);
+        if (isUpToDate)
+        {
+            rest = rest[",\"upToDate\":true".Length..];
+        }
+
+        bool isClosed = rest.StartsWith(",\"streamClosed\":true"u8);
+        if (isClosed)
+        {
+            rest = rest[",\"streamClosed\":true".Length..];
+        }
+
+        if (rest.Length != 1 || rest[0] != (byte)'}')
+        {
+            return false;
+        }
+
+        next = offset;
+        cursor = cursorValue;
+        cursorIsString = hasCursor;
+        upToDate = isUpToDate;
+        closed = isClosed;
+        return true;
+    }
+
+    /// <summary>
+    /// Any flat object of checked text (see <see cref="TryParseFlatControl"/>): string, <c>true</c>,
+    /// <c>false</c> and <c>null</c> values, spaces between tokens; the last value of a repeated
+    /// property counts, as with the reader. False on anything else.
+    /// </summary>
+    private static bool TryScanFlatObject(
+        ReadOnlySpan<byte> data,
+        ref ReadOnlySpan<byte> next,
+        ref bool nextIsString,
+        ref ReadOnlySpan<byte> cursor,
+        ref bool cursorIsString,
+        ref bool upToDate,
+        ref bool closed)
+    {
+        int i = SkipSpaces(data, 0);
+        if (i == data.Length || data[i] != (byte)'{')
+        {
+            return false;
+        }
+
+        i = SkipSpaces(data, i + 1);
+        if (i < data.Length && data[i] == (byte)'}')
+        {
+            i++;
+        }
+        else
+        {
+            while (true)
+            {
+                if (!TryFlatString(data, ref i, out ReadOnlySpan<byte> name))
+                {
+                    return false;
+                }
+
+                i = SkipSpaces(data, i);
+                if (i == data.Length || data[i] != (byte)':')
+                {
+                    return false;
+                }
+
+                i = SkipSpaces(data, i + 1);
+                if (i == data.Length)
+                {
+                    return false;
+                }
+
+                ReadOnlySpan<byte> text = default;
+                bool isString = false;
+                bool isTrue = false;
+                switch (data[i])
+                {
+                    case (byte)'"':
+                        if (!TryFlatString(data, ref i, out text))
+                        {
+                            return false;
+                        }
+
+                        isString = true;
+                        break;
+                    case (byte)'t' when data[i..].StartsWith("true"u8):
+                        isTrue = true;
+                        i += 4;
+                        break;
+                    case (byte)'f' when data[i..].StartsWith("false"u8):
+                        i += 5;
+                        break;
+                    case (byte)'n' when data[i..].StartsWith("null"u8):
+                        i += 4;
+                        break;
+                    default:
+                        return false;
+                }
+
+                // As with the reader: a repeated property counts with its last value.
+                switch (name.Length)
+                {
+                    case 16 when name.SequenceEqual("streamNextOffset"u8):
+                        next = text;
+                        nextIsString = isString;
+                        break;
+                    case 12 when name.SequenceEqual("streamCursor"u8):
+                        cursor = text;
+                        cursorIsString = isString;
+                        break;
+                    case 12 when name.SequenceEqual("streamClosed"u8):
+                        closed = isTrue;
+                        break;
+                    case 8 when name.SequenceEqual("upToDate"u8):
+                        upToDate = isTrue;
+                        break;
+                }
+
+                i = SkipSpaces(data, i);
+                if (i < data.Length && data[i] == (byte)',')
+                {
+                    i = SkipSpaces(data, i + 1);
+                    continue;
+                }
+
+                if (i < data.Length && data[i] == (byte)'}')
+                {
+                    i++;
+                    break;
+                }
+
+                return false;
+            }
+        }
+
+        return SkipSpaces(data, i) == data.Length;
+    }
+
+    /// <summary>
+    /// A JSON string starting at <paramref name="i"/> in text that <see cref="TryParseFlatControl"/>
+    /// has checked (printable ASCII, no backslash); moves past it.
+    /// </summary>
     private static bool TryFlatString(ReadOnlySpan<byte> data, scoped ref int i, out ReadOnlySpan<byte> value)
     {
         value = default;
@@ -723,18 +843,13 @@ internal sealed class SseEventDecoder : IDisposable
         }
 
         value = rest[..end];
-        if (value.ContainsAnyExceptInRange((byte)0x20, (byte)0x7E) || value.Contains((byte)'\\'))
-        {
-            return false;
-        }
-
         i += end + 2;
         return true;
     }
 
-    private static int SkipWhiteSpace(ReadOnlySpan<byte> data, int i)
+    private static int SkipSpaces(ReadOnlySpan<byte> data, int i)
     {
-        while (i < data.Length && data[i] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        while (i < data.Length && data[i] == (byte)' ')
         {
             i++;
         }

@@ -192,6 +192,22 @@ internal sealed class SseEventReader : IDisposable
     private void Field(int lineStart, int length)
     {
         ReadOnlySpan<byte> line = _buffer.AsSpan(lineStart, length);
+
+        // The two fields of every durable-stream event, told by their first bytes (the name ends at
+        // the first colon, so a line starting with "data:" is a data field): no search for the colon.
+        if (line.StartsWith("data:"u8))
+        {
+            int start = length > 5 && line[5] == (byte)' ' ? 6 : 5;
+            AddData(lineStart + start, length - start);
+            return;
+        }
+
+        if (line.StartsWith("event:"u8))
+        {
+            EventType(line[(length > 6 && line[6] == (byte)' ' ? 7 : 6)..]);
+            return;
+        }
+
         int colon = line.IndexOf((byte)':');
         if (colon == 0)
         {
@@ -212,14 +228,17 @@ internal sealed class SseEventReader : IDisposable
         }
         else if (name.SequenceEqual("event"u8))
         {
-            _kind = value.SequenceEqual("data"u8) ? SseEventKind.Data
-                : value.SequenceEqual("control"u8) ? SseEventKind.Control
-                : SseEventKind.Other;
+            EventType(value);
         }
 
         // id, retry and unknown fields mean nothing to a durable-stream read (PROTOCOL.md §5.8
         // resumes from offsets, not from Last-Event-ID).
     }
+
+    private void EventType(ReadOnlySpan<byte> value) =>
+        _kind = value.SequenceEqual("data"u8) ? SseEventKind.Data
+            : value.SequenceEqual("control"u8) ? SseEventKind.Control
+            : SseEventKind.Other;
 
     private void AddData(int valueStart, int valueLength)
     {
