@@ -286,6 +286,101 @@ public sealed class ReadAheadTests : IDisposable
         Assert.Equal(0, stale.BytesRead);
     }
 
+    [Fact]
+    public async Task Read_JsonPageAhead_IsReadWholeBeforeTheCallerAsks()
+    {
+        byte[] second = "[2,3]"u8.ToArray();
+        var ahead = new TrickleContent(second, readSizes: [2], contentType: ReadScript.Json);
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("[1]", "0000_0001", ReadScript.Json, upToDate: false))
+            .Then(_ => Page(ahead, "0000_0003", upToDate: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        var seen = new List<string>();
+        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl, ReadScript.Json).ReadAsync(cancellationToken: Ct))
+        {
+            if (seen.Count == 0)
+            {
+                // The caller still holds the first page: the second has arrived whole meanwhile.
+                while (ahead.BytesRead < second.Length)
+                {
+                    await Task.Delay(10, Ct);
+                }
+            }
+
+            seen.Add(chunk.Utf8());
+        }
+
+        Assert.Equal(["[1]", "[2,3]"], seen);
+    }
+
+    [Theory]
+    [InlineData("[2,", "not a JSON array")]
+    [InlineData("[2,3,4,5,6,7,8,9,10,11,12,13,14,15]", "MaxBufferedBytes")]
+    public async Task Read_JsonPageAheadIsBroken_FailsOnlyWhenTheReadGetsThere(string second, string error)
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("[1]", "0000_0001", ReadScript.Json, upToDate: false))
+            .Then(_ => ReadScript.CatchUp(second, "0000_0009", ReadScript.Json));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await using IAsyncEnumerator<StreamChunk> read = client.GetStream(TestClients.StreamUrl, ReadScript.Json)
+            .ReadAsync(new ReadOptions { MaxBufferedBytes = 16 }, Ct).GetAsyncEnumerator(Ct);
+
+        Assert.True(await read.MoveNextAsync());
+        Assert.Equal("[1]", read.Current.Utf8());
+        await handler.WaitForRequestsAsync(2, Ct);
+        var failure = await Assert.ThrowsAsync<DurableStreamProtocolException>(async () => await read.MoveNextAsync());
+        Assert.Contains(error, failure.Message, StringComparison.Ordinal);
+        Assert.Equal(2, handler.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Read_JsonPageAheadDropsInItsBody_IsAskedForAgainWhenTheReadGetsThere()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("[1]", "0000_0001", ReadScript.Json, upToDate: false))
+            .Then(_ => ReadScript.CatchUp("[2,3]", "0000_0003", ReadScript.Json, reads: [2], failAtEnd: Reset))
+            .Then(_ => ReadScript.CatchUp("[2,3]", "0000_0003", ReadScript.Json));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        List<StreamChunk> chunks = await client.GetStream(TestClients.StreamUrl, ReadScript.Json).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
+
+        Assert.Equal(["[1]", "[2,3]"], chunks.Select(c => c.Utf8()));
+        Assert.Equal(["-1", "0000_0001", "0000_0001"], handler.Requests.Select(OffsetOf));
+    }
+
+    [Fact]
+    public async Task Read_CallerStopsWhileTheJsonPageAheadIsArriving_CancelsItsBody()
+    {
+        var ahead = new TrickleContent("[2,"u8.ToArray(), contentType: ReadScript.Json, hangAtEnd: true);
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("[1]", "0000_0001", ReadScript.Json, upToDate: false))
+            .Then(_ => Page(ahead, "0000_0003", upToDate: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl, ReadScript.Json).ReadAsync(cancellationToken: Ct))
+        {
+            await ahead.Hanging.Task.WaitAsync(Ct);
+            break;
+        }
+
+        // The body read on the other task was cancelled and its response disposed before DisposeAsync returned.
+        Assert.True(ahead.Disposed);
+    }
+
+    private static HttpResponseMessage Page(TrickleContent content, string next, bool upToDate)
+    {
+        var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
+        response.Headers.TryAddWithoutValidation("Stream-Next-Offset", next);
+        if (upToDate)
+        {
+            response.Headers.TryAddWithoutValidation("Stream-Up-To-Date", "true");
+        }
+
+        return response;
+    }
+
     /// <summary>Answers the first request from a script and holds the second until it is cancelled.</summary>
     private sealed class HangingSecondRequest(HttpResponseMessage first) : HttpMessageHandler
     {

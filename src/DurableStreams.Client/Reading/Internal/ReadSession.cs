@@ -20,8 +20,9 @@ namespace DurableStreams.Reading.Internal;
 /// <remarks>
 /// The loop is pull-based: it sends the next request when the consumer asks for the next chunk, or,
 /// with <see cref="ReadOptions.ReadAhead"/>, as soon as a response's headers say there is more to
-/// catch up on (the request ahead, <see cref="StartAhead"/>); it is never more than one request
-/// ahead of the consumer. Every request is sent as a single attempt; the loop
+/// catch up on (the request ahead, <see cref="StartAhead"/>, which on a JSON stream also receives
+/// and checks the page's body on its own task); it is never more than one request ahead of the
+/// consumer. Every request is sent as a single attempt; the loop
 /// retries itself so that <see cref="ReadOptions.OnFailure"/> sees every failure, including failures
 /// in the middle of a response body.
 ///
@@ -77,8 +78,10 @@ internal sealed partial class ReadSession
     private int _responsesWithoutProgress;
     private int _shortLongPolls;
 
-    // The next catch-up page's request, sent before the consumer asked for it (ReadOptions.ReadAhead).
+    // The next catch-up page's request, sent before the consumer asked for it (ReadOptions.ReadAhead),
+    // and the releases of ones dropped on the way that have not finished yet.
     private RequestAhead? _ahead;
+    private Task _releasing = Task.CompletedTask;
 
     // Set for the typed JSON reader, which checks each response's array itself in the same pass
     // that deserializes it (before it hands out any message), so this loop does not scan it first.
@@ -234,7 +237,7 @@ internal sealed partial class ReadSession
             }
             finally
             {
-                await _session.ReleaseAheadAsync().ConfigureAwait(false);
+                await _session.EndAheadAsync().ConfigureAwait(false);
             }
         }
 
@@ -283,12 +286,13 @@ internal sealed partial class ReadSession
             long sent;
             HttpResponseMessage? response;
             ReadFailure? failure;
+            JsonBody? bodyAhead = null;
             if (!live && TakeAhead(_offset) is { } ahead)
             {
                 sent = ahead.Sent;
                 using (ahead.Cancellation)
                 {
-                    (response, failure) = await ahead.Answer.ConfigureAwait(false);
+                    (response, failure, bodyAhead) = await ahead.Answer.ConfigureAwait(false);
                 }
             }
             else
@@ -349,7 +353,7 @@ internal sealed partial class ReadSession
                 bool json = MediaTypes.IsJson(_contentType);
                 if (json)
                 {
-                    (ReadOnlyMemory<byte> body, JsonBodyCheck check, Exception? bodyFailure) = await TryReadJsonBodyAsync(response, start, cancellationToken).ConfigureAwait(false);
+                    (ReadOnlyMemory<byte> body, JsonBodyCheck check, Exception? bodyFailure) = bodyAhead ?? await TryReadJsonBodyAsync(response, start, cancellationToken).ConfigureAwait(false);
                     if (bodyFailure is not null)
                     {
                         failure = BodyFailure(bodyFailure, start);
@@ -573,7 +577,7 @@ internal sealed partial class ReadSession
     /// Unless the typed reader checks the array itself, the bytes are checked as they arrive
     /// (<see cref="JsonArrayCounter"/>): while the next bytes are on their way, not after the last.
     /// </summary>
-    private async Task<(ReadOnlyMemory<byte> Body, JsonBodyCheck Check, Exception? Failure)> TryReadJsonBodyAsync(HttpResponseMessage response, Offset start, CancellationToken cancellationToken)
+    private async Task<JsonBody> TryReadJsonBodyAsync(HttpResponseMessage response, Offset start, CancellationToken cancellationToken)
     {
         var counter = default(JsonArrayCounter);
         JsonException? malformed = null;
@@ -633,17 +637,20 @@ internal sealed partial class ReadSession
                 }
 
                 // The array is handed to the caller; nothing else ever touches it.
-                return (new ReadOnlyMemory<byte>(buffer, 0, length), new JsonBodyCheck(counter, malformed), null);
+                return new JsonBody(new ReadOnlyMemory<byte>(buffer, 0, length), new JsonBodyCheck(counter, malformed), null);
             }
         }
         catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
         {
-            return (default, default, ex);
+            return new JsonBody(default, default, ex);
         }
     }
 
     /// <summary>How far the check of a JSON body got while it arrived: the counter to finish, or the failure it found.</summary>
     private readonly record struct JsonBodyCheck(JsonArrayCounter Counter, JsonException? Failure);
+
+    /// <summary>A JSON body read whole: its bytes and their check, or the failure that stopped it (which the read retries).</summary>
+    private readonly record struct JsonBody(ReadOnlyMemory<byte> Body, JsonBodyCheck Check, Exception? Failure);
 
     private DurableStreamProtocolException TooLarge(string what, Offset start) =>
         Protocol(
@@ -714,12 +721,42 @@ internal sealed partial class ReadSession
         }
 
         // A page asked for again that ends somewhere else than the first answer said.
-        _ = ReleaseAheadAsync();
+        DropAhead();
 
         var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         StreamRequest request = CreateRequest(offset, live: null);
         long sent = _time.GetTimestamp();
-        _ahead = new RequestAhead(offset, SendAsync(request, cancellation.Token), cancellation, sent);
+        bool json = MediaTypes.IsJson(_contentType);
+        CancellationToken token = cancellation.Token;
+
+        // On its own task from the start: the request and a JSON body run beside the caller.
+        _ahead = new RequestAhead(offset, Task.Run(() => SendAheadAsync(request, offset, json, token), CancellationToken.None), cancellation, sent);
+    }
+
+    /// <summary>
+    /// The request ahead on its own task. On a JSON stream a page is read whole before it is handed
+    /// out anyway, so its body is read (and checked) here too, on another thread, while the caller's
+    /// current page is still being read and checked: one page more in memory, at most
+    /// <see cref="ReadOptions.MaxBufferedBytes"/>. Other streams' bodies stay unread until the read
+    /// gets there. A failure while receiving the body comes back as a value, as it would in the read.
+    /// </summary>
+    private async Task<(HttpResponseMessage? Response, ReadFailure? Failure, JsonBody? Body)> SendAheadAsync(StreamRequest request, Offset offset, bool json, CancellationToken cancellationToken)
+    {
+        (HttpResponseMessage? response, ReadFailure? failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response is null || !json || response.StatusCode != HttpStatusCode.OK)
+        {
+            return (response, failure, null);
+        }
+
+        try
+        {
+            return (response, null, await TryReadJsonBodyAsync(response, offset, cancellationToken).ConfigureAwait(false));
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -736,6 +773,23 @@ internal sealed partial class ReadSession
         }
 
         return null;
+    }
+
+    /// <summary>Releases the request ahead without waiting; <see cref="EndAheadAsync"/> waits for it.</summary>
+    private void DropAhead()
+    {
+        Task release = ReleaseAheadAsync();
+        if (!release.IsCompleted)
+        {
+            _releasing = _releasing.IsCompleted ? release : Task.WhenAll(_releasing, release);
+        }
+    }
+
+    /// <summary>At the end of the read: releases the request ahead and waits for every release still running.</summary>
+    private async Task EndAheadAsync()
+    {
+        await ReleaseAheadAsync().ConfigureAwait(false);
+        await _releasing.ConfigureAwait(false);
     }
 
     /// <summary>Cancels the request ahead, if any, and waits until its response (if one came) is released.</summary>
@@ -756,7 +810,7 @@ internal sealed partial class ReadSession
     {
         try
         {
-            (HttpResponseMessage? response, _) = await ahead.Answer.ConfigureAwait(false);
+            (HttpResponseMessage? response, _, _) = await ahead.Answer.ConfigureAwait(false);
             response?.Dispose();
         }
         catch (Exception)
@@ -898,7 +952,7 @@ internal sealed partial class ReadSession
         if (_ahead is not null && _ahead.Offset != next)
         {
             // Asked for ahead of a page that ended somewhere else when it was asked for again.
-            _ = ReleaseAheadAsync();
+            DropAhead();
         }
 
         if (!string.IsNullOrEmpty(cursor))
@@ -981,7 +1035,7 @@ internal sealed partial class ReadSession
         new($"{what} (GET {_url}, offset {_offset}).", _stream.Url, inner);
 
     /// <summary>A catch-up request sent ahead: the offset it reads from, its answer to come, how to cancel it, and when it was sent.</summary>
-    private sealed record RequestAhead(Offset Offset, Task<(HttpResponseMessage? Response, ReadFailure? Failure)> Answer, CancellationTokenSource Cancellation, long Sent);
+    private sealed record RequestAhead(Offset Offset, Task<(HttpResponseMessage? Response, ReadFailure? Failure, JsonBody? Body)> Answer, CancellationTokenSource Cancellation, long Sent);
 
     /// <summary>A failed request: what the hook sees, what the read throws if it gives up, and the status (0 = no response).</summary>
     private sealed record ReadFailure(Exception Exception, DurableStreamException Error, int Status, TimeSpan? RetryAfter);
