@@ -87,14 +87,14 @@ public sealed class ReadOptions
     /// (PROTOCOL.md §5.6), its <c>Stream-Next-Offset</c> is already known from the headers, so the
     /// request for that offset is sent at once, while this response's body is still being read and
     /// handed out: the server prepares the next page while the caller works on this one, and over a
-    /// network each page's round trip overlaps with receiving and handling the one before. The read is never more than
-    /// one request ahead. On a JSON stream, whose pages are read whole before they are handed out
-    /// anyway, the page ahead is also received and checked on another thread (one page more in
-    /// memory, at most <see cref="MaxBufferedBytes"/>); on other streams its body waits unread (at
-    /// most what the connection buffers). It is cancelled and released when the read ends, fails or
-    /// is cancelled before it gets there. A failure of the request ahead is handled
-    /// like any other (retries, <see cref="OnFailure"/>) when the read gets to it. Live requests
-    /// (long-polls, SSE) are never sent ahead. Default: <see langword="true"/>.
+    /// network each page's round trip overlaps with receiving and handling the one before. The read
+    /// is never more than one request ahead. On a JSON stream, whose pages are read whole before they
+    /// are handed out anyway, the page ahead is also received (and, for the raw chunks, checked) on
+    /// another thread: one page more in memory, at most <see cref="MaxBufferedBytes"/>. On other
+    /// streams its body waits unread (at most what the connection buffers). It is cancelled and
+    /// released when the read ends, fails or is cancelled before it gets there. A failure of the
+    /// request ahead is handled like any other (retries, <see cref="OnFailure"/>) when the read gets
+    /// to it. Live requests (long-polls, SSE) are never sent ahead. Default: <see langword="true"/>.
     /// </summary>
     public bool ReadAhead { get; set; } = true;
 

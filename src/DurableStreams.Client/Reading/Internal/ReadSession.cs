@@ -735,7 +735,8 @@ internal sealed partial class ReadSession
 
     /// <summary>
     /// The request ahead on its own task. On a JSON stream a page is read whole before it is handed
-    /// out anyway, so its body is read (and checked) here too, on another thread, while the caller's
+    /// out anyway, so its body is read here too (and checked, unless the typed reader checks it as
+    /// it deserializes), on another thread, while the caller's
     /// current page is still being read and checked: one page more in memory, at most
     /// <see cref="ReadOptions.MaxBufferedBytes"/>. Other streams' bodies stay unread until the read
     /// gets there. A failure while receiving the body comes back as a value, as it would in the read.
