@@ -112,12 +112,7 @@ public sealed class ReadAheadTests : IDisposable
         var ahead = new TrickleContent("b"u8.ToArray(), contentType: ReadScript.Text);
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("a", "0000_0001", upToDate: false))
-            .Then(_ =>
-            {
-                var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = ahead };
-                response.Headers.TryAddWithoutValidation("Stream-Next-Offset", "0000_0002");
-                return response;
-            });
+            .Then(_ => ReadScript.CatchUp(ahead, "0000_0002", upToDate: false));
         using DurableStreamClient client = TestClients.Create(handler);
 
         await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct))
@@ -268,9 +263,7 @@ public sealed class ReadAheadTests : IDisposable
                     // Another server behind the balancer pages differently: the page ends earlier.
                     return ReadScript.CatchUp("ab", "0000_0002", upToDate: false);
                 case "0000_0004":
-                    var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = stale };
-                    response.Headers.TryAddWithoutValidation("Stream-Next-Offset", "0000_0006");
-                    return response;
+                    return ReadScript.CatchUp(stale, "0000_0006", upToDate: false);
                 case "0000_0002":
                     return ReadScript.CatchUp("cdef", "0000_0006");
                 default:
@@ -293,7 +286,7 @@ public sealed class ReadAheadTests : IDisposable
         var ahead = new TrickleContent(second, readSizes: [2], contentType: ReadScript.Json);
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("[1]", "0000_0001", ReadScript.Json, upToDate: false))
-            .Then(_ => Page(ahead, "0000_0003", upToDate: true));
+            .Then(_ => ReadScript.CatchUp(ahead, "0000_0003"));
         using DurableStreamClient client = TestClients.Create(handler);
 
         var seen = new List<string>();
@@ -356,7 +349,7 @@ public sealed class ReadAheadTests : IDisposable
         var ahead = new TrickleContent("[2,"u8.ToArray(), contentType: ReadScript.Json, hangAtEnd: true);
         var handler = new RecordingHandler()
             .Then(_ => ReadScript.CatchUp("[1]", "0000_0001", ReadScript.Json, upToDate: false))
-            .Then(_ => Page(ahead, "0000_0003", upToDate: true));
+            .Then(_ => ReadScript.CatchUp(ahead, "0000_0003"));
         using DurableStreamClient client = TestClients.Create(handler);
 
         await foreach (StreamChunk chunk in client.GetStream(TestClients.StreamUrl, ReadScript.Json).ReadAsync(cancellationToken: Ct))
@@ -367,18 +360,6 @@ public sealed class ReadAheadTests : IDisposable
 
         // The body read on the other task was cancelled and its response disposed before DisposeAsync returned.
         Assert.True(ahead.Disposed);
-    }
-
-    private static HttpResponseMessage Page(TrickleContent content, string next, bool upToDate)
-    {
-        var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
-        response.Headers.TryAddWithoutValidation("Stream-Next-Offset", next);
-        if (upToDate)
-        {
-            response.Headers.TryAddWithoutValidation("Stream-Up-To-Date", "true");
-        }
-
-        return response;
     }
 
     /// <summary>Answers the first request from a script and holds the second until it is cancelled.</summary>

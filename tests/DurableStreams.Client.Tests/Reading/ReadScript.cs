@@ -29,9 +29,13 @@ internal static class ReadScript
         bool closed = false,
         string? cursor = null,
         int[]? reads = null,
-        Func<Exception>? failAtEnd = null)
+        Func<Exception>? failAtEnd = null) =>
+        CatchUp(new TrickleContent(body, reads, contentType, failAtEnd), next, upToDate, closed, cursor);
+
+    /// <summary>A catch-up answer with content the test keeps a handle on (to see what was read of it, or whether it was disposed).</summary>
+    public static HttpResponseMessage CatchUp(TrickleContent content, string next, bool upToDate = true, bool closed = false, string? cursor = null)
     {
-        var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new TrickleContent(body, reads, contentType, failAtEnd) };
+        var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
         AddState(response, next, upToDate, closed, cursor);
         return response;
     }

@@ -22,7 +22,7 @@ internal sealed partial class ReadSession
     /// </summary>
     private async IAsyncEnumerable<StreamChunk> ReadSseAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        StreamRequest request = CreateRequest(ProtocolHeaders.SseValue);
+        StreamRequest request = CreateRequest(_offset, ProtocolHeaders.SseValue);
         (HttpResponseMessage? response, ReadFailure? failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response is null)
         {

@@ -283,13 +283,13 @@ internal sealed partial class ReadSession
         long delivered = 0;
         while (true)
         {
-            long sent;
+            // When it went out matters for long-polls only (pacing), which are never sent ahead.
+            long sent = _time.GetTimestamp();
             HttpResponseMessage? response;
             ReadFailure? failure;
             JsonBody? bodyAhead = null;
             if (!live && TakeAhead(_offset) is { } ahead)
             {
-                sent = ahead.Sent;
                 using (ahead.Cancellation)
                 {
                     (response, failure, bodyAhead) = await ahead.Answer.ConfigureAwait(false);
@@ -297,8 +297,7 @@ internal sealed partial class ReadSession
             }
             else
             {
-                StreamRequest request = CreateRequest(live ? ProtocolHeaders.LongPollValue : null);
-                sent = _time.GetTimestamp();
+                StreamRequest request = CreateRequest(_offset, live ? ProtocolHeaders.LongPollValue : null);
                 (response, failure) = await SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
 
@@ -353,14 +352,14 @@ internal sealed partial class ReadSession
                 bool json = MediaTypes.IsJson(_contentType);
                 if (json)
                 {
-                    (ReadOnlyMemory<byte> body, JsonBodyCheck check, Exception? bodyFailure) = bodyAhead ?? await TryReadJsonBodyAsync(response, start, cancellationToken).ConfigureAwait(false);
-                    if (bodyFailure is not null)
+                    JsonBody body = bodyAhead ?? await TryReadJsonBodyAsync(response, start, cancellationToken).ConfigureAwait(false);
+                    if (body.Failure is not null)
                     {
-                        failure = BodyFailure(bodyFailure, start);
+                        failure = BodyFailure(body.Failure, start);
                     }
                     else
                     {
-                        ReadOnlyMemory<byte> data = ValidateJsonBody(body, check, start, out int messages, cancellationToken);
+                        ReadOnlyMemory<byte> data = ValidateJsonBody(body, start, out int messages, cancellationToken);
                         if (data.IsEmpty)
                         {
                             NoteEmpty(start, next, upToDate, live, quick);
@@ -533,11 +532,12 @@ internal sealed partial class ReadSession
 
     /// <summary>
     /// PROTOCOL.md §9.1: the body of a JSON stream is one JSON array; no messages reads as empty data.
-    /// The check began while the body arrived (<paramref name="check"/>) and ends here.
+    /// The check began while the body arrived (<see cref="JsonBody.Counter"/>) and ends here.
     /// </summary>
-    private ReadOnlyMemory<byte> ValidateJsonBody(ReadOnlyMemory<byte> body, JsonBodyCheck check, Offset start, out int messages, CancellationToken cancellationToken)
+    private ReadOnlyMemory<byte> ValidateJsonBody(JsonBody json, Offset start, out int messages, CancellationToken cancellationToken)
     {
         messages = 0;
+        ReadOnlyMemory<byte> body = json.Bytes;
         ReadOnlySpan<byte> trimmed = body.Span.Trim(" \t\r\n"u8);
         if (trimmed.IsEmpty)
         {
@@ -554,12 +554,12 @@ internal sealed partial class ReadSession
 
         try
         {
-            if (check.Failure is not null)
+            if (json.Malformed is not null)
             {
-                throw check.Failure;
+                throw json.Malformed;
             }
 
-            messages = check.Counter.Finish(body.Span, cancellationToken);
+            messages = json.Counter.Finish(body.Span, cancellationToken);
         }
         catch (JsonException ex)
         {
@@ -637,20 +637,20 @@ internal sealed partial class ReadSession
                 }
 
                 // The array is handed to the caller; nothing else ever touches it.
-                return new JsonBody(new ReadOnlyMemory<byte>(buffer, 0, length), new JsonBodyCheck(counter, malformed), null);
+                return new JsonBody(new ReadOnlyMemory<byte>(buffer, 0, length), counter, malformed, null);
             }
         }
         catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
         {
-            return new JsonBody(default, default, ex);
+            return new JsonBody(default, default, null, ex);
         }
     }
 
-    /// <summary>How far the check of a JSON body got while it arrived: the counter to finish, or the failure it found.</summary>
-    private readonly record struct JsonBodyCheck(JsonArrayCounter Counter, JsonException? Failure);
-
-    /// <summary>A JSON body read whole: its bytes and their check, or the failure that stopped it (which the read retries).</summary>
-    private readonly record struct JsonBody(ReadOnlyMemory<byte> Body, JsonBodyCheck Check, Exception? Failure);
+    /// <summary>
+    /// A JSON body read whole: its bytes and how far their check got while they arrived (the counter
+    /// to finish, or what it found malformed); or the failure that stopped the body, which the read retries.
+    /// </summary>
+    private readonly record struct JsonBody(ReadOnlyMemory<byte> Bytes, JsonArrayCounter Counter, JsonException? Malformed, Exception? Failure);
 
     private DurableStreamProtocolException TooLarge(string what, Offset start) =>
         Protocol(
@@ -678,8 +678,6 @@ internal sealed partial class ReadSession
     }
 
     // ---------------------------------------------------------------- requests, failures, state
-
-    private StreamRequest CreateRequest(string? live) => CreateRequest(_offset, live);
 
     private StreamRequest CreateRequest(Offset offset, string? live)
     {
@@ -725,12 +723,11 @@ internal sealed partial class ReadSession
 
         var cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         StreamRequest request = CreateRequest(offset, live: null);
-        long sent = _time.GetTimestamp();
         bool json = MediaTypes.IsJson(_contentType);
         CancellationToken token = cancellation.Token;
 
         // On its own task from the start: the request and a JSON body run beside the caller.
-        _ahead = new RequestAhead(offset, Task.Run(() => SendAheadAsync(request, offset, json, token), CancellationToken.None), cancellation, sent);
+        _ahead = new RequestAhead(offset, Task.Run(() => SendAheadAsync(request, offset, json, token), CancellationToken.None), cancellation);
     }
 
     /// <summary>
@@ -1035,8 +1032,8 @@ internal sealed partial class ReadSession
     private DurableStreamProtocolException Protocol(string what, Exception? inner = null) =>
         new($"{what} (GET {_url}, offset {_offset}).", _stream.Url, inner);
 
-    /// <summary>A catch-up request sent ahead: the offset it reads from, its answer to come, how to cancel it, and when it was sent.</summary>
-    private sealed record RequestAhead(Offset Offset, Task<(HttpResponseMessage? Response, ReadFailure? Failure, JsonBody? Body)> Answer, CancellationTokenSource Cancellation, long Sent);
+    /// <summary>A catch-up request sent ahead: the offset it reads from, its answer to come, and how to cancel it.</summary>
+    private sealed record RequestAhead(Offset Offset, Task<(HttpResponseMessage? Response, ReadFailure? Failure, JsonBody? Body)> Answer, CancellationTokenSource Cancellation);
 
     /// <summary>A failed request: what the hook sees, what the read throws if it gives up, and the status (0 = no response).</summary>
     private sealed record ReadFailure(Exception Exception, DurableStreamException Error, int Status, TimeSpan? RetryAfter);
