@@ -66,7 +66,9 @@ public sealed class ReadOptions
     /// framed by the closing bracket), or the data events of one SSE group before their control
     /// event. A larger one fails the read with a <see cref="DurableStreamProtocolException"/>
     /// instead of exhausting memory; servers send responses far below it. Responses of other
-    /// streams are handed out in parts of at most 1 MiB and are not limited. Default: 64 MiB.
+    /// streams are handed out in parts of at most 1 MiB and are not limited. A JSON body's
+    /// <c>Content-Length</c>, when it is within this limit, sizes the array the body is read into.
+    /// Default: 64 MiB.
     /// </summary>
     public int MaxBufferedBytes { get; set; } = 64 * 1024 * 1024;
 

@@ -87,7 +87,7 @@ internal sealed record ScenarioSizes(
 {
     public static ScenarioSizes Full { get; } = new(
         LatencySamples: 2_000, RoundTripSamples: 400, CatchUpMessages: 100, ProducerSmallMessages: 1_000_000,
-        ProducerLargeMessages: 50, ThroughputMessages: 100_000, ThroughputRounds: 5, FanOutReaders: 1_000, FanOutAppends: 20, Rounds: 2,
+        ProducerLargeMessages: 50, ThroughputMessages: 100_000, ThroughputRounds: 25, FanOutReaders: 1_000, FanOutAppends: 20, Rounds: 2,
         JitSettleLimit: TimeSpan.FromSeconds(30));
 
     public static ScenarioSizes Smoke { get; } = new(

@@ -93,6 +93,67 @@ public sealed class ReadHardeningTests : IDisposable
         Assert.Equal(Enumerable.Range(0, 5000), values);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ReadJson_PageLargerThanTheFirstBuffer_IsDeliveredInAnArrayOfExactlyItsLength(bool declared)
+    {
+        // 20,001 bytes: more than the first 16 KiB buffer, not a power of two. With a declared length
+        // the page is read into an array of that length; without one it is gathered in pooled
+        // buffers and copied once into an array of its length, so the caller never holds the
+        // doubling buffer's slack (up to twice the page).
+        string body = "[" + string.Join(',', Enumerable.Range(0, 2000).Select(i => $"{{\"n\":{i % 10}}}")) + "]";
+        body = body[..^1] + new string(' ', 20_001 - body.Length) + "]";
+        byte[] bytes = Encoding.ASCII.GetBytes(body);
+        Assert.Equal(20_001, bytes.Length);
+        var handler = new RecordingHandler().Then(_ =>
+        {
+            if (!declared)
+            {
+                return ReadScript.CatchUp(bytes, "0000_0001", ReadScript.Json, reads: [7, 4000]);
+            }
+
+            var response = ReadScript.CatchUp(bytes, "0000_0001", ReadScript.Json);
+            response.Content = new ByteArrayContent(bytes);
+            response.Content.Headers.ContentType = new("application/json");
+            return response;
+        });
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        StreamChunk chunk = Assert.Single(await Stream(client).ReadAsync(cancellationToken: Ct).CollectAsync(Ct));
+
+        Assert.Equal(bytes, chunk.Data.ToArray());
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(chunk.Data, out ArraySegment<byte> segment));
+        Assert.Equal(0, segment.Offset);
+        Assert.Equal(bytes.Length, segment.Array!.Length);
+    }
+
+    [Fact]
+    public async Task ReadJson_MoreBytesThanTheDeclaredLength_StillCountAgainstMaxBufferedBytes()
+    {
+        // A Content-Length only sizes the first buffer: a body that goes on past it (a broken
+        // handler in between) is still read, and still bounded.
+        byte[] bytes = "[1,2,3,4,5,6,7,8,9]"u8.ToArray();
+        var handler = new RecordingHandler()
+            .Then(_ => CatchUpDeclaring(bytes, declared: 3))
+            .Then(_ => CatchUpDeclaring(bytes, declared: 3));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        StreamChunk chunk = Assert.Single(await Stream(client).ReadAsync(cancellationToken: Ct).CollectAsync(Ct));
+        Assert.Equal(bytes, chunk.Data.ToArray());
+
+        var ex = await Assert.ThrowsAsync<DurableStreamProtocolException>(
+            () => Stream(client).ReadAsync(new ReadOptions { MaxBufferedBytes = 16 }, Ct).CollectAsync(Ct));
+        Assert.Contains("larger than 16 bytes", ex.Message, StringComparison.Ordinal);
+
+        static HttpResponseMessage CatchUpDeclaring(byte[] bytes, long declared)
+        {
+            HttpResponseMessage response = ReadScript.CatchUp(bytes, "0000_0001", ReadScript.Json);
+            response.Content.Headers.ContentLength = declared;
+            return response;
+        }
+    }
+
     [Fact]
     public async Task ReadJson_MessageFiftyDoesNotDeserialize_TheFortyNineBeforeItAreDelivered()
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -572,10 +573,13 @@ internal sealed partial class ReadSession
 
     /// <summary>
     /// Reads a JSON body whole (its messages are framed by the closing bracket), decompressed, up to
-    /// <see cref="ReadOptions.MaxBufferedBytes"/>. The buffer grows with the bytes that arrive, never
-    /// from <c>Content-Length</c>, so a lying header or a compression bomb cannot take more memory.
-    /// Unless the typed reader checks the array itself, the bytes are checked as they arrive
-    /// (<see cref="JsonArrayCounter"/>): while the next bytes are on their way, not after the last.
+    /// <see cref="ReadOptions.MaxBufferedBytes"/>. A body of a declared length (not compressed, and
+    /// within the bound) is read into an array of that length: one allocation, no copy. Any other body
+    /// is gathered in pooled buffers that double as bytes arrive and is copied once into an array of
+    /// its length at the end, so a lying header or a compression bomb cannot take more memory than the
+    /// bound, and a large page leaves no trail of discarded arrays for the GC. Unless the typed reader
+    /// checks the array itself, the bytes are checked as they arrive (<see cref="JsonArrayCounter"/>):
+    /// while the next bytes are on their way, not after the last.
     /// </summary>
     private async Task<JsonBody> TryReadJsonBodyAsync(HttpResponseMessage response, Offset start, CancellationToken cancellationToken)
     {
@@ -583,38 +587,54 @@ internal sealed partial class ReadSession
         JsonException? malformed = null;
         bool check = !_jsonCheckedByConsumer;
         int max = _options.MaxBufferedBytes;
-        if (response.Content.Headers.ContentEncoding.Count == 0 && response.Content.Headers.ContentLength is { } declared && declared > max)
+        long? declared = response.Content.Headers.ContentEncoding.Count == 0 ? response.Content.Headers.ContentLength : null;
+        if (declared > max)
         {
             throw TooLarge($"declares a Content-Length of {declared} bytes", start);
         }
 
+        byte[] buffer = declared is { } exact
+            ? GC.AllocateUninitializedArray<byte>((int)exact)
+            : ArrayPool<byte>.Shared.Rent(Math.Min(max, 16 * 1024));
+        bool pooled = declared is null;
         try
         {
             Stream body = await OpenBodyAsync(response, cancellationToken).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
-                byte[] buffer = new byte[Math.Min(max, 16 * 1024)];
                 int length = 0;
+                byte[]? probe = null;
                 while (true)
                 {
-                    if (length == buffer.Length)
+                    int capacity = Math.Min(buffer.Length, max);
+                    if (length == capacity)
                     {
+                        // The buffer is full: one byte more, or the end, decides whether it grows.
+                        probe ??= new byte[1];
+                        if (await body.ReadAsync(probe, cancellationToken).ConfigureAwait(false) == 0)
+                        {
+                            break;
+                        }
+
                         if (length == max)
                         {
-                            // One byte more (or the end) decides whether the body fits.
-                            byte[] probe = new byte[1];
-                            if (await body.ReadAsync(probe, cancellationToken).ConfigureAwait(false) == 0)
-                            {
-                                break;
-                            }
-
                             throw TooLarge($"is larger than {max} bytes", start);
                         }
 
-                        Array.Resize(ref buffer, (int)Math.Min(max, 2L * buffer.Length));
+                        byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(max, Math.Max(16 * 1024, 2L * length)));
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        if (pooled)
+                        {
+                            ArrayPool<byte>.Shared.Return(buffer);
+                        }
+
+                        buffer = larger;
+                        pooled = true;
+                        buffer[length++] = probe[0];
+                        capacity = Math.Min(buffer.Length, max);
                     }
 
-                    int read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                    int read = await body.ReadAsync(buffer.AsMemory(length, capacity - length), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
                         break;
@@ -637,12 +657,26 @@ internal sealed partial class ReadSession
                 }
 
                 // The array is handed to the caller; nothing else ever touches it.
-                return new JsonBody(new ReadOnlyMemory<byte>(buffer, 0, length), counter, malformed, null);
+                byte[] bytes = buffer;
+                if (pooled)
+                {
+                    bytes = length == 0 ? [] : GC.AllocateUninitializedArray<byte>(length);
+                    buffer.AsSpan(0, length).CopyTo(bytes);
+                }
+
+                return new JsonBody(new ReadOnlyMemory<byte>(bytes, 0, length), counter, malformed, null);
             }
         }
         catch (Exception ex) when (IsBodyFailure(ex, cancellationToken))
         {
             return new JsonBody(default, default, null, ex);
+        }
+        finally
+        {
+            if (pooled)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 
