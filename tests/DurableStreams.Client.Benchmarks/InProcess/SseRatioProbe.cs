@@ -46,7 +46,7 @@ internal static class SseRatioProbe
                 ("minimal loop", bench.Baseline),
                 ("+ control events parsed", bench.BaselineWithControl),
                 ("+ control fields as bytes", bench.BaselineFloor),
-                .. kind == "json" ? [("  + JSON elements framed", bench.BaselineFloorJsonFramed)] : Array.Empty<(string, Func<Task<long>>)>(),
+                .. kind == "json" ? [("  + JSON framed (Utf8JsonReader)", bench.BaselineFloorJsonFramed)] : Array.Empty<(string, Func<Task<long>>)>(),
                 ("ReadAsync (chunks)", bench.Chunks),
                 ("typed reader", bench.Typed),
             ];
