@@ -149,17 +149,31 @@ public sealed class ReadAllocationTests : IDisposable
     }
 
     /// <summary>
-    /// Reads <see cref="BuildEvents"/> once for JIT and first-use costs, then again measured: the bytes
-    /// allocated per event on this thread and the data of the non-empty chunks.
+    /// Reads <see cref="BuildEvents"/> once for JIT and first-use costs, then three times measured: the
+    /// fewest bytes allocated per event on this thread, and the data of the last read's non-empty chunks.
     /// </summary>
+    /// <remarks>
+    /// The least of three: one measured read once came to 387 B per event against the usual 280-295 B
+    /// (about one full run in eleven). Work outside the read can land in a single measurement, such
+    /// as a collection caused by a test running beside this one emptying the shared array pool, so
+    /// that the read allocates buffers it would otherwise rent. What the read itself allocates is the
+    /// same in every run, so the least of three is still a bound on it.
+    /// </remarks>
     private async Task<(long PerEvent, List<ReadOnlyMemory<byte>> Chunks)> MeasureSseReadAsync(string contentType, ReadOptions options)
     {
         byte[] events = Encoding.UTF8.GetBytes(BuildEvents(contentType));
         await ReadAsync(contentType, events, options, []);
+        long least = long.MaxValue;
         var chunks = new List<ReadOnlyMemory<byte>>(Events + 1);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        await ReadAsync(contentType, events, options, chunks);
-        return ((GC.GetAllocatedBytesForCurrentThread() - before) / Events, chunks);
+        for (int run = 0; run < 3; run++)
+        {
+            chunks.Clear();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            await ReadAsync(contentType, events, options, chunks);
+            least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / Events);
+        }
+
+        return (least, chunks);
     }
 
     /// <summary>Reads the events and adds the data of every non-empty chunk to <paramref name="chunks"/> (sized by the caller, so that the list itself allocates nothing while measured).</summary>
