@@ -6,7 +6,7 @@ namespace DurableStreams.Tests.Reading;
 
 /// <summary>
 /// <see cref="JsonArrayScanner.Count"/> (used to check every JSON catch-up body),
-/// <see cref="JsonArrayScanner.MoveNext"/> (the typed reader and the producer's skip logic) and
+/// <see cref="JsonArrayScanner.MoveNext"/> (the typed reader and the skip on resuming from a checkpoint) and
 /// <see cref="JsonArrayScanner.AppendElements"/> (SSE data events) against System.Text.Json's
 /// <see cref="Utf8JsonReader"/> as the oracle (<see cref="JsonOracle"/>): on named well-formed and
 /// broken bodies and on 2,000 random mutations of valid arrays, they accept the same texts, find
