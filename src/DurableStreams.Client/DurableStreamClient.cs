@@ -97,7 +97,8 @@ public partial class DurableStreamClient : IDisposable
     /// The process-wide client used by <see cref="DurableStream.CreateAsync(CreateOptions, CancellationToken)"/>,
     /// <see cref="DurableStream.ConnectAsync(string, CancellationToken)"/> and the URL constructors of
     /// <see cref="DurableStream"/>: default options, one pooled <see cref="HttpClient"/> that recycles
-    /// connections every two minutes (so DNS changes are seen) and decompresses responses. Never disposed.
+    /// connections every two minutes (so DNS changes are seen); reads ask for compression except on
+    /// loopback, and the SDK decodes it. Never disposed.
     /// </summary>
     public static DurableStreamClient Default => SharedClient.Value;
 
@@ -305,7 +306,8 @@ public partial class DurableStreamClient : IDisposable
         new(new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-            AutomaticDecompression = DecompressionMethods.All,
+            // Reads ask for compression themselves (not on loopback) and decode it; no other request needs it.
+            AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(15),
 
             // The transport follows same-origin redirects itself (RedirectPolicy).

@@ -11,7 +11,8 @@ namespace DurableStreams.Conformance.Adapter;
 /// every .NET client of the protocol shares on the official benchmark (ADAPTER.md §11). Chosen with
 /// <c>DURABLE_STREAMS_BENCH_CLIENT</c>: <c>bare</c> is a default <see cref="SocketsHttpHandler"/>
 /// (no Accept-Encoding, so the server never compresses); <c>bare-gzip</c> has the handler settings
-/// of the SDK's own default client, which accepts compressed responses. Each operation is the
+/// the SDK's own default client had until it stopped asking for compression on loopback (every
+/// request accepts compressed responses). Each operation is the
 /// fewest requests PROTOCOL.md allows, timed and reported like the SDK path
 /// (<see cref="BenchmarkAsync"/>). Throughput operations are not done: batching and pipelining
 /// have no bare-request floor.
@@ -35,7 +36,7 @@ internal sealed partial class CommandHandler
             "bare" => ("bare HttpClient", new HttpClient(new SocketsHttpHandler())),
             "bare-gzip" => ("bare HttpClient (gzip)", new HttpClient(new SocketsHttpHandler
             {
-                // As DurableStreamClient's default client.
+                // As DurableStreamClient's default client was before it stopped decompressing in the handler.
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 AutomaticDecompression = DecompressionMethods.All,
                 ConnectTimeout = TimeSpan.FromSeconds(15),

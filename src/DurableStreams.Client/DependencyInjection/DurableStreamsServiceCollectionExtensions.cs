@@ -103,7 +103,8 @@ public static class DurableStreamsServiceCollectionExtensions
                 // The client is a long-lived singleton: recycle connections so DNS changes are seen,
                 // instead of relying on the factory's handler rotation.
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-                AutomaticDecompression = DecompressionMethods.All,
+                // Reads ask for compression themselves (not on loopback) and decode it; no other request needs it.
+                AutomaticDecompression = DecompressionMethods.None,
 
                 // The transport follows same-origin redirects itself; the handler would resend
                 // every header but Authorization to any host.

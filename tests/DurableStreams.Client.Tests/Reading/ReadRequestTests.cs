@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
@@ -330,6 +332,102 @@ public sealed class ReadRequestTests : IDisposable
             Assert.Equal("p", r.Header("X-Provided"));
             Assert.Equal("read", r.Header("X-Shared"));
         });
+    }
+
+    [Theory]
+    [InlineData("http://streams.test/v1/stream/orders", "gzip, deflate, br")]
+    [InlineData("https://10.1.2.3:8443/v1/stream/orders", "gzip, deflate, br")]
+    [InlineData("http://127.0.0.1:4437/v1/stream/orders", null)]
+    [InlineData("http://localhost:4437/v1/stream/orders", null)]
+    [InlineData("http://[::1]:4437/v1/stream/orders", null)]
+    public async Task ReadAsync_AcceptEncoding_AskedForOnEveryReadRequestUnlessTheServerIsOnLoopback(string url, string? expected)
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001", upToDate: false))
+            .Then(_ => ReadScript.CatchUp("b", "0000_0002", upToDate: true, cursor: "1"))
+            .Then(_ => ReadScript.NoContent("0000_0002", closed: true));
+        using DurableStreamClient client = TestClients.Create(handler);
+
+        await client.GetStream(url).ReadAsync(new ReadOptions { Live = LiveMode.LongPoll, ReadAhead = false }, Ct).CollectAsync(Ct);
+
+        Assert.Equal(3, handler.Requests.Count);
+        Assert.All(handler.Requests, r => Assert.Equal(expected, r.Header("Accept-Encoding")));
+    }
+
+    [Fact]
+    public async Task ReadAsync_AcceptEncodingSetByTheCaller_IsSentAsItIs()
+    {
+        var handler = new RecordingHandler()
+            .Then(_ => ReadScript.CatchUp("a", "0000_0001"))
+            .Then(_ => ReadScript.CatchUp("b", "0000_0001"))
+            .Then(_ => ReadScript.CatchUp("c", "0000_0001"));
+        using DurableStreamClient client = TestClients.Create(handler, o => o.DefaultHeaders["Accept-Encoding"] = "identity");
+        var loopback = new ReadOptions();
+        loopback.Headers["accept-encoding"] = "gzip";
+
+        await client.GetStream(TestClients.StreamUrl).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
+        await client.GetStream("http://127.0.0.1:4437/v1/stream/orders").ReadAsync(loopback, Ct).CollectAsync(Ct);
+        using DurableStreamClient plain = TestClients.Create(handler);
+        await plain.GetStream("http://127.0.0.1:4437/v1/stream/orders").ReadAsync(loopback, Ct).CollectAsync(Ct);
+
+        Assert.Equal(["identity", "gzip", "gzip"], handler.Requests.Select(r => r.Header("Accept-Encoding")));
+    }
+
+    [Fact]
+    public async Task DefaultAndDependencyInjectionClients_ReadFromLoopback_SendNoAcceptEncoding()
+    {
+        // The SDK's own clients do not let the handler decompress (it would ask on every request):
+        // on loopback, compressing and inflating costs more than moving the bytes.
+        await using var server = new RawLoopbackServer(async (socket, _, cancellationToken) =>
+        {
+            byte[] answer = Encoding.ASCII.GetBytes(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nStream-Next-Offset: 0000_0001\r\nStream-Up-To-Date: true\r\nContent-Length: 1\r\nConnection: close\r\n\r\na");
+            await socket.SendAsync(answer, SocketFlags.None, cancellationToken);
+            socket.Shutdown(SocketShutdown.Both);
+        });
+        string url = server.BaseUrl + "/v1/stream/s";
+        var requests = new List<string>();
+
+        using (var owned = new DurableStreamClient())
+        {
+            await owned.GetStream(url).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
+            requests.Add(server.LastRequest);
+        }
+
+        var services = new ServiceCollection();
+        services.AddDurableStreams(_ => { });
+        using (ServiceProvider provider = services.BuildServiceProvider())
+        {
+            await provider.GetRequiredService<DurableStreamClient>().GetStream(url).ReadAsync(cancellationToken: Ct).CollectAsync(Ct);
+            requests.Add(server.LastRequest);
+        }
+
+        Assert.Equal(2, server.Requests);
+        Assert.All(requests, r =>
+        {
+            Assert.StartsWith("GET /v1/stream/s?offset=-1 ", r, StringComparison.Ordinal);
+            Assert.DoesNotContain("Accept-Encoding", r, StringComparison.OrdinalIgnoreCase);
+        });
+    }
+
+    [Fact]
+    public async Task NonReadRequests_NeverAskForCompression()
+    {
+        var handler = new RecordingHandler()
+            .ThenRespond(HttpStatusCode.Created, r => r.Headers.TryAddWithoutValidation("Stream-Next-Offset", "0000_0000"))
+            .ThenRespond(HttpStatusCode.NoContent, r => r.Headers.TryAddWithoutValidation("Stream-Next-Offset", "0000_0001"))
+            .ThenRespond(HttpStatusCode.OK, r => r.Headers.TryAddWithoutValidation("Stream-Next-Offset", "0000_0001"))
+            .ThenRespond(HttpStatusCode.NoContent);
+        using DurableStreamClient client = TestClients.Create(handler);
+        DurableStream stream = client.GetStream(TestClients.StreamUrl, "text/plain");
+
+        await stream.CreateStreamAsync(cancellationToken: Ct);
+        await stream.AppendAsync("x", cancellationToken: Ct);
+        await stream.HeadAsync(Ct);
+        await stream.DeleteAsync(Ct);
+
+        Assert.Equal(4, handler.Requests.Count);
+        Assert.All(handler.Requests, r => Assert.Null(r.Header("Accept-Encoding")));
     }
 
     [Fact]

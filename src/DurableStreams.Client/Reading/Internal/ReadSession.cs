@@ -88,6 +88,9 @@ internal sealed partial class ReadSession
     // that deserializes it (before it hands out any message), so this loop does not scan it first.
     private readonly bool _jsonCheckedByConsumer;
 
+    // Whether read requests ask for a compressed answer (see AcceptEncoding).
+    private readonly bool _askForCompression;
+
     private ReadSession(DurableStream stream, ReadOptions options, Offset start, string? cursor, bool jsonCheckedByConsumer)
     {
         _jsonCheckedByConsumer = jsonCheckedByConsumer;
@@ -105,6 +108,9 @@ internal sealed partial class ReadSession
         _logger = _transport.Logger;
         _url = UrlUtilities.WithoutQuery(stream.Url);
         _headers = new Dictionary<string, string>(options.Headers, StringComparer.OrdinalIgnoreCase);
+        _askForCompression = !stream.Url.IsLoopback
+            && !_headers.ContainsKey(AcceptEncodingHeader)
+            && !clientOptions.DefaultHeaders.ContainsKey(AcceptEncodingHeader);
         _offset = start;
         _cursor = string.IsNullOrEmpty(cursor) ? null : cursor;
         _contentType = stream.ContentType;
@@ -737,8 +743,24 @@ internal sealed partial class ReadSession
             request.AddHeader(header.Key, header.Value);
         }
 
+        if (_askForCompression)
+        {
+            request.AddHeader(AcceptEncodingHeader, AcceptEncoding);
+        }
+
         return request;
     }
+
+    private const string AcceptEncodingHeader = "Accept-Encoding";
+
+    /// <summary>
+    /// What a read asks for unless it reads from a loopback address or the caller set
+    /// <c>Accept-Encoding</c> itself: a JSON or text backlog shrinks several times, which pays over
+    /// any network, while on loopback compressing and inflating costs more than moving the bytes
+    /// (docs/benchmarks.md). The answer is decoded by <see cref="HttpTransport.ReadBodyAsync"/>,
+    /// whatever the handler does. Other requests carry small bodies and never ask.
+    /// </summary>
+    private const string AcceptEncoding = "gzip, deflate, br";
 
     /// <summary>
     /// Sends the catch-up request for <paramref name="offset"/> now, before the consumer asks for

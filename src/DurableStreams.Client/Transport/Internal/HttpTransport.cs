@@ -582,8 +582,8 @@ internal sealed class HttpTransport
     }
 
     /// <summary>
-    /// The response body as a stream, decompressed when the handler left it compressed
-    /// (a caller's HttpClient without automatic decompression).
+    /// The response body as a stream, decompressed when the handler left it compressed (the SDK's
+    /// own clients always do: reads ask for compression themselves, see ReadSession).
     /// </summary>
     public static async Task<Stream> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
     {
