@@ -1,11 +1,13 @@
 using System.Text.Json;
+using DurableStreams.Reading.Internal;
 
 namespace DurableStreams.Tests.Reading;
 
 /// <summary>
 /// The reference the SDK's JSON framing (JsonSyntax, JsonArrayCursor and the scanner and counter
 /// built on them) is held to: System.Text.Json's <see cref="Utf8JsonReader"/> with default options,
-/// walking one top-level array and skipping each element.
+/// walking one top-level array and skipping each element (<see cref="Elements"/>); and the SDK's
+/// side in the same shape (<see cref="ScannerElements"/>), so the two compare as text.
 /// </summary>
 internal static class JsonOracle
 {
@@ -43,4 +45,28 @@ internal static class JsonOracle
             return null;
         }
     }
+
+    /// <summary>The elements the SDK's <see cref="JsonArrayScanner.MoveNext"/> finds, or <see langword="null"/> when it throws: what is compared with <see cref="Elements"/>.</summary>
+    public static List<Range>? ScannerElements(byte[] json)
+    {
+        try
+        {
+            var scanner = default(JsonArrayScanner);
+            var elements = new List<Range>();
+            while (scanner.MoveNext(json, out Range item))
+            {
+                elements.Add(item);
+            }
+
+            return elements;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Element ranges as text, for comparing and for failure messages.</summary>
+    public static string Describe(List<Range>? elements) =>
+        elements is null ? "rejected" : "[" + string.Join(' ', elements.Select(r => $"{r.Start.Value}..{r.End.Value}")) + "]";
 }

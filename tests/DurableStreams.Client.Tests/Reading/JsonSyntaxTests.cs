@@ -27,8 +27,8 @@ public sealed class JsonSyntaxTests
             byte[] json = RandomText(random);
             List<Range>? expected = JsonOracle.Elements(json);
             Assert.True(
-                Describe(expected) == Describe(Walk(json)),
-                $"Case {i}: {Show(json)}: expected {Describe(expected)}, got {Describe(Walk(json))}");
+                JsonOracle.Describe(expected) == JsonOracle.Describe(JsonOracle.ScannerElements(json)),
+                $"Case {i}: {Show(json)}: expected {JsonOracle.Describe(expected)}, got {JsonOracle.Describe(JsonOracle.ScannerElements(json))}");
             if (expected is null)
             {
                 rejected++;
@@ -72,6 +72,95 @@ public sealed class JsonSyntaxTests
     }
 
     [Fact]
+    public void IsOneValue_RandomValuesAlone_SameVerdictAsUtf8JsonReader()
+    {
+        // The producer's check of each JSON message: a whole text that is one value, scalars included.
+        var random = new Random(20261207);
+        int accepted = 0, rejected = 0;
+        for (int i = 0; i < 30_000; i++)
+        {
+            var text = new List<byte>();
+            Space(random, text);
+            Value(random, text, depth: 0);
+            Space(random, text);
+            MaybeMutate(random, text);
+            byte[] json = [.. text];
+            bool expected = IsOneValueOracle(json);
+            Assert.True(expected == JsonSyntax.IsOneValue(json), $"Case {i}: {Show(json)}: expected {expected}");
+            if (expected)
+            {
+                accepted++;
+            }
+            else
+            {
+                rejected++;
+            }
+        }
+
+        Assert.True(accepted > 5_000 && rejected > 5_000, $"accepted {accepted}, rejected {rejected}");
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("12")]
+    [InlineData(" 12 ")]
+    [InlineData("-3.5e+7")]
+    [InlineData("-")]
+    [InlineData("1.")]
+    [InlineData("1e")]
+    [InlineData("1e-")]
+    [InlineData("01")]
+    [InlineData("true")]
+    [InlineData("tru")]
+    [InlineData("\"s\"")]
+    [InlineData("\"s")]
+    [InlineData("1 2")]
+    [InlineData("[1] 2")]
+    [InlineData("{}")]
+    [InlineData("[]")]
+    [InlineData("")]
+    [InlineData("  ")]
+    [InlineData("{\"a\":1}x")]
+    public void IsOneValue_NamedTexts_SameVerdictAsUtf8JsonReader(string text)
+    {
+        byte[] json = Encoding.UTF8.GetBytes(text);
+        Assert.Equal(IsOneValueOracle(json), JsonSyntax.IsOneValue(json));
+    }
+
+    [Theory]
+    [InlineData(64, true)]
+    [InlineData(65, false)]
+    public void IsOneValue_Nesting_AllowedUpToSixtyFourLevels(int depth, bool accepted)
+    {
+        byte[] json = Encoding.ASCII.GetBytes(new string('[', depth) + new string(']', depth));
+        Assert.Equal(accepted, IsOneValueOracle(json));
+        Assert.Equal(accepted, JsonSyntax.IsOneValue(json));
+    }
+
+    /// <summary>Whether <see cref="Utf8JsonReader"/> reads the whole text as one value (what the producer checked with before).</summary>
+    private static bool IsOneValueOracle(byte[] json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            if (!reader.Read())
+            {
+                return false;
+            }
+
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public void EveryProperPrefixOfAnArray_IsIncompleteWhileArrivingAndRejectedWhenFinal()
     {
         byte[] json = "[{\"a\":[1,-2.5e+3,\"x\\u00e9\\\"\"],\"b\":{}},true,false,null,0,\"\",[]]"u8.ToArray();
@@ -98,7 +187,7 @@ public sealed class JsonSyntaxTests
             string text = "[" + string.Concat(Enumerable.Repeat(open, depth - 1)) + "1" + string.Concat(Enumerable.Repeat(close, depth - 1)) + "]";
             byte[] json = Encoding.ASCII.GetBytes(text);
             Assert.Equal(accepted, JsonOracle.Elements(json) is not null);
-            Assert.Equal(Describe(JsonOracle.Elements(json)), Describe(Walk(json)));
+            Assert.Equal(JsonOracle.Describe(JsonOracle.Elements(json)), JsonOracle.Describe(JsonOracle.ScannerElements(json)));
         }
     }
 
@@ -111,7 +200,7 @@ public sealed class JsonSyntaxTests
             byte[] json = [(byte)'[', (byte)'"', (byte)'a', (byte)b, (byte)'q', (byte)'"', (byte)']'];
             bool expected = b >= 0x20 && b != '"' && b != '\\';
             Assert.Equal(expected, JsonOracle.Elements(json) is not null);
-            Assert.True(Describe(JsonOracle.Elements(json)) == Describe(Walk(json)), $"byte 0x{b:X2}");
+            Assert.True(JsonOracle.Describe(JsonOracle.Elements(json)) == JsonOracle.Describe(JsonOracle.ScannerElements(json)), $"byte 0x{b:X2}");
         }
     }
 
@@ -150,7 +239,7 @@ public sealed class JsonSyntaxTests
         foreach (string text in new[] { $"[{value}]", $"[{{\"k\":{value}}}]", $"[[{value}],{value}]" })
         {
             byte[] json = Encoding.UTF8.GetBytes(text);
-            Assert.Equal(Describe(JsonOracle.Elements(json)), Describe(Walk(json)));
+            Assert.Equal(JsonOracle.Describe(JsonOracle.Elements(json)), JsonOracle.Describe(JsonOracle.ScannerElements(json)));
         }
     }
 
@@ -171,29 +260,6 @@ public sealed class JsonSyntaxTests
         var ex = Assert.Throws<JsonException>(() => JsonArrayScanner.Count(Encoding.UTF8.GetBytes(text), CancellationToken.None));
         Assert.Equal($"Malformed JSON at byte {at}: a trailing comma before the closing bracket or brace.", ex.Message);
     }
-
-    /// <summary>The elements <see cref="JsonArrayScanner.MoveNext"/> finds, or <see langword="null"/> when it throws.</summary>
-    private static List<Range>? Walk(byte[] json)
-    {
-        try
-        {
-            var scanner = default(JsonArrayScanner);
-            var elements = new List<Range>();
-            while (scanner.MoveNext(json, out Range item))
-            {
-                elements.Add(item);
-            }
-
-            return elements;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private static string Describe(List<Range>? elements) =>
-        elements is null ? "rejected" : "[" + string.Join(' ', elements.Select(r => $"{r.Start.Value}..{r.End.Value}")) + "]";
 
     private static string Show(byte[] json) => Convert.ToHexString(json.AsSpan(0, Math.Min(json.Length, 200)));
 
@@ -230,6 +296,13 @@ public sealed class JsonSyntaxTests
         }
 
         Space(random, text);
+        MaybeMutate(random, text);
+        return [.. text];
+    }
+
+    /// <summary>Half of the time, one to three bytes replaced, inserted or removed.</summary>
+    private static void MaybeMutate(Random random, List<byte> text)
+    {
         if (random.Next(2) == 0)
         {
             int edits = random.Next(1, 4);
@@ -254,8 +327,6 @@ public sealed class JsonSyntaxTests
                 }
             }
         }
-
-        return [.. text];
     }
 
     private static readonly string[] Numbers = ["0", "-0", "7", "42", "-15", "3.25", "-0.5", "1e9", "2E-3", "6.02e+23", "123456789012345678901234567890"];

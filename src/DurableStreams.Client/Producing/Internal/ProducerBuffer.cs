@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using DurableStreams.Protocol.Internal;
+using DurableStreams.Reading.Internal;
 
 namespace DurableStreams.Producing.Internal;
 
@@ -417,26 +418,6 @@ internal sealed class ProducerBuffer : IDisposable
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Reached only from overloads annotated with RequiresDynamicCode.")]
     private void SerializeWithReflection<T>(Utf8JsonWriter writer, T value) => JsonSerializer.Serialize(writer, value, _jsonOptions);
 
-    /// <summary>Whether the bytes are exactly one JSON value, checked without allocating.</summary>
-    private static bool IsOneJsonValue(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
-        try
-        {
-            if (!reader.Read())
-            {
-                return false;
-            }
-
-            while (reader.Read())
-            {
-            }
-
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+    /// <summary>Whether the bytes are exactly one JSON value, checked without allocating (the same texts <see cref="Utf8JsonReader"/> accepts).</summary>
+    private static bool IsOneJsonValue(ReadOnlySpan<byte> json) => JsonSyntax.IsOneValue(json);
 }

@@ -45,8 +45,12 @@ internal static class JsonSyntax
     /// <param name="json">The bytes received so far.</param>
     /// <param name="start">Where the value begins.</param>
     /// <param name="outerDepth">The arrays and objects already open around the value.</param>
+    /// <param name="final">
+    /// Whether <paramref name="json"/> is the whole text: then a number that ends the text is
+    /// complete (a value on its own, as a producer's message can be).
+    /// </param>
     /// <exception cref="JsonException">The bytes cannot be the start of a JSON value; the message names the byte.</exception>
-    public static int SkipValue(ReadOnlySpan<byte> json, int start, int outerDepth)
+    public static int SkipValue(ReadOnlySpan<byte> json, int start, int outerDepth, bool final = false)
     {
         // Bit d is set when the container open at local depth d is an object.
         ulong objects = 0;
@@ -98,7 +102,7 @@ internal static class JsonSyntax
             }
             else if (b == (byte)'-' || IsDigit(b))
             {
-                i = SkipNumber(json, i);
+                i = SkipNumber(json, i, final);
             }
             else if (b == (byte)'t')
             {
@@ -162,6 +166,29 @@ internal static class JsonSyntax
                 depth--;
                 i++;
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="json"/> is exactly one JSON value, with white space around it
+    /// allowed: what <see cref="Utf8JsonReader"/> accepts as a whole text with default options.
+    /// </summary>
+    public static bool IsOneValue(ReadOnlySpan<byte> json)
+    {
+        int start = SkipWhitespace(json, 0);
+        if (start >= json.Length)
+        {
+            return false;
+        }
+
+        try
+        {
+            int end = SkipValue(json, start, outerDepth: 0, final: true);
+            return end >= 0 && SkipWhitespace(json, end) == json.Length;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 
@@ -255,9 +282,13 @@ internal static class JsonSyntax
         }
     }
 
-    /// <summary>Skips a number (RFC 8259 §6): the index after it, or <see cref="Incomplete"/> when the bytes end inside it or right after it.</summary>
-    private static int SkipNumber(ReadOnlySpan<byte> json, int i)
+    /// <summary>
+    /// Skips a number (RFC 8259 §6): the index after it, or <see cref="Incomplete"/> when the bytes
+    /// end inside it, or right after its digits unless <paramref name="final"/> says no more can come.
+    /// </summary>
+    private static int SkipNumber(ReadOnlySpan<byte> json, int i, bool final)
     {
+        int atEnd = final ? json.Length : Incomplete;
         int start = i;
         if (json[i] == (byte)'-' && ++i >= json.Length)
         {
@@ -279,7 +310,7 @@ internal static class JsonSyntax
 
         if (i >= json.Length)
         {
-            return Incomplete;
+            return atEnd;
         }
 
         if (json[i] == (byte)'.')
@@ -297,7 +328,7 @@ internal static class JsonSyntax
             i = SkipDigits(json, i + 1);
             if (i >= json.Length)
             {
-                return Incomplete;
+                return atEnd;
             }
         }
 
@@ -321,7 +352,7 @@ internal static class JsonSyntax
             i = SkipDigits(json, i + 1);
             if (i >= json.Length)
             {
-                return Incomplete;
+                return atEnd;
             }
         }
 
