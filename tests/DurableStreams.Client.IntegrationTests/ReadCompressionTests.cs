@@ -5,12 +5,12 @@ using System.Text.Json;
 namespace DurableStreams.IntegrationTests;
 
 /// <summary>
-/// Compressed reads against the real server, through a handler that does not decompress (as the
-/// SDK's own clients are built): the SDK asks for compression itself except on loopback, and
-/// decodes what the server sends when a caller asks for it.
+/// Compressed reads against the Node reference server (the .NET test server does not compress),
+/// through a handler that does not decompress, as the SDK's own clients are built: the SDK asks for
+/// compression itself except on loopback, and decodes what the server sends when a caller asks.
 /// </summary>
-[Collection(ReferenceServerCollection.Name)]
-public sealed class ReadCompressionTests(ReferenceServerFixture server) : ServerClientTest(server)
+[Collection(CompressingServerCollection.Name)]
+public sealed class ReadCompressionTests(CompressingServerFixture server) : ServerClientTest(server)
 {
     [Fact]
     public async Task Read_FromLoopback_DoesNotAskForCompressionAndTheServerSendsPlainBytes()

@@ -22,3 +22,19 @@ public sealed class SubscriptionServerCollection : ICollectionFixture<Subscripti
 {
     public const string Name = "Subscription server";
 }
+
+/// <summary>
+/// The Node reference server whatever <c>DURABLE_STREAMS_TEST_SERVER</c> selects: it compresses
+/// read answers when asked (gzip, deflate); the in-process .NET server does not compress.
+/// </summary>
+public sealed class CompressingServerFixture : ReferenceServerFixture
+{
+    protected override bool NeedsReferenceServer => true;
+}
+
+/// <summary>The compression test classes share one Node reference server.</summary>
+[CollectionDefinition(Name)]
+public sealed class CompressingServerCollection : ICollectionFixture<CompressingServerFixture>
+{
+    public const string Name = "Compressing server";
+}

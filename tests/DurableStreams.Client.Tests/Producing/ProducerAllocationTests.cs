@@ -1,6 +1,7 @@
 namespace DurableStreams.Tests.Producing;
 
 /// <summary>The append hot path copies the message into the open batch and allocates nothing else.</summary>
+[Collection(AllocationMeasurementCollection.Name)]
 public sealed class ProducerAllocationTests
 {
     [Theory]
