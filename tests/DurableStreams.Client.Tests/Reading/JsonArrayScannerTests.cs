@@ -282,28 +282,7 @@ public sealed class JsonArrayScannerTests
     private static byte[] Mutate(byte[] bytes, Random random, byte[] alphabet)
     {
         var list = bytes.ToList();
-        int edits = random.Next(2) == 0 ? 0 : random.Next(1, 4);
-        for (int e = 0; e < edits; e++)
-        {
-            int at = random.Next(list.Count + 1);
-            switch (random.Next(3))
-            {
-                case 0 when at < list.Count:
-                    list[at] = alphabet[random.Next(alphabet.Length)];
-                    break;
-                case 1:
-                    list.Insert(at, alphabet[random.Next(alphabet.Length)]);
-                    break;
-                default:
-                    if (at < list.Count)
-                    {
-                        list.RemoveAt(at);
-                    }
-
-                    break;
-            }
-        }
-
+        JsonOracle.MaybeMutate(list, random, alphabet);
         return [.. list];
     }
 }

@@ -301,33 +301,7 @@ public sealed class JsonSyntaxTests
     }
 
     /// <summary>Half of the time, one to three bytes replaced, inserted or removed.</summary>
-    private static void MaybeMutate(Random random, List<byte> text)
-    {
-        if (random.Next(2) == 0)
-        {
-            int edits = random.Next(1, 4);
-            for (int e = 0; e < edits; e++)
-            {
-                int at = random.Next(text.Count + 1);
-                switch (random.Next(3))
-                {
-                    case 0 when at < text.Count:
-                        text[at] = MutationAlphabet[random.Next(MutationAlphabet.Length)];
-                        break;
-                    case 1:
-                        text.Insert(at, MutationAlphabet[random.Next(MutationAlphabet.Length)]);
-                        break;
-                    default:
-                        if (at < text.Count)
-                        {
-                            text.RemoveAt(at);
-                        }
-
-                        break;
-                }
-            }
-        }
-    }
+    private static void MaybeMutate(Random random, List<byte> text) => JsonOracle.MaybeMutate(text, random, MutationAlphabet);
 
     private static readonly string[] Numbers = ["0", "-0", "7", "42", "-15", "3.25", "-0.5", "1e9", "2E-3", "6.02e+23", "123456789012345678901234567890"];
 
