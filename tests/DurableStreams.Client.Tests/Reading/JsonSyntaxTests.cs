@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using DurableStreams.Protocol.Internal;
 using DurableStreams.Reading.Internal;
 
 namespace DurableStreams.Tests.Reading;

@@ -5,7 +5,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using DurableStreams.Protocol.Internal;
-using DurableStreams.Reading.Internal;
 
 namespace DurableStreams.Producing.Internal;
 
@@ -129,7 +128,7 @@ internal sealed class ProducerBuffer : IDisposable
             return false;
         }
 
-        if (Mode == ContentMode.Json && !IsOneJsonValue(message.Span))
+        if (Mode == ContentMode.Json && !JsonSyntax.IsOneValue(message.Span))
         {
             throw new ArgumentException("On a JSON stream each message must be exactly one JSON value (PROTOCOL.md §9.1).", paramName);
         }
@@ -295,7 +294,7 @@ internal sealed class ProducerBuffer : IDisposable
     private void Added(ProducerBatch batch, int start, bool rawJson, string paramName)
     {
         ReadOnlySpan<byte> item = batch.ItemSince(start);
-        if (rawJson && Mode == ContentMode.Json && !IsOneJsonValue(item))
+        if (rawJson && Mode == ContentMode.Json && !JsonSyntax.IsOneValue(item))
         {
             batch.RollbackItem(start);
             throw new ArgumentException("On a JSON stream each message must be exactly one JSON value (PROTOCOL.md §9.1).", paramName);
@@ -369,7 +368,7 @@ internal sealed class ProducerBuffer : IDisposable
 
     private void CheckCloseItem(ProducerBatch batch, int start, bool rawJson, string paramName = "finalMessage")
     {
-        if (rawJson && Mode == ContentMode.Json && !IsOneJsonValue(batch.ItemSince(start)))
+        if (rawJson && Mode == ContentMode.Json && !JsonSyntax.IsOneValue(batch.ItemSince(start)))
         {
             batch.RollbackItem(start);
             throw new ArgumentException("On a JSON stream the final message must be exactly one JSON value (PROTOCOL.md §9.1).", paramName);
@@ -417,7 +416,4 @@ internal sealed class ProducerBuffer : IDisposable
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reached only from overloads annotated with RequiresUnreferencedCode.")]
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Reached only from overloads annotated with RequiresDynamicCode.")]
     private void SerializeWithReflection<T>(Utf8JsonWriter writer, T value) => JsonSerializer.Serialize(writer, value, _jsonOptions);
-
-    /// <summary>Whether the bytes are exactly one JSON value, checked without allocating (the same texts <see cref="Utf8JsonReader"/> accepts).</summary>
-    private static bool IsOneJsonValue(ReadOnlySpan<byte> json) => JsonSyntax.IsOneValue(json);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DurableStreams.Protocol.Internal;
 
 namespace DurableStreams.Reading.Internal;
 

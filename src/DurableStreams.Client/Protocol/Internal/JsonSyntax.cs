@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 
-namespace DurableStreams.Reading.Internal;
+namespace DurableStreams.Protocol.Internal;
 
 /// <summary>
 /// Finds where a JSON value ends, checking its syntax on the way, without tokens, strings or a
